@@ -1,0 +1,191 @@
+"""The offline co-scientist: hypotheses from a surrogate model of the data, no LLM needed.
+
+It fits a Gaussian process to each optimised objective and reads effects off the model's partial
+dependence [Friedman2001]_: for a numeric variable ``x_j``, ``PD_j(v)`` is the model's mean
+prediction with ``x_j`` set to ``v`` and the other variables at their observed values,
+
+    PD_j(v) = (1/n) * sum_i mu(v, x_{i,-j}).
+
+Over a grid of ``v``, the longest stretch where ``PD_j`` moves one way becomes a *trend*
+hypothesis ("yield falls with temperature over 60-120 degC") if the change there is at least
+``min_effect`` of the observed range of the objective. For a categorical variable, a level whose
+partial dependence beats every other level by that margin becomes a *best level* hypothesis.
+Candidates are ranked by the size of the effect; at most ``per_round`` are proposed per round.
+
+It only proposes. CFL registers each hypothesis before the experiments that test it are designed
+and judges it on those experiments alone (:mod:`cfl.evidence`).
+
+.. [Friedman2001] J. H. Friedman, "Greedy function approximation: a gradient boosting machine",
+   Annals of Statistics 29(5), 1189-1232 (2001), section 8.2.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.gaussian_process import GaussianProcessRegressor
+from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+from cfl.hypotheses import HypothesisDraft, ProposalContext
+from cfl.models import BestLevel, ExperimentStatus, Trend
+from cfl.space import CategoricalParameter, ContinuousParameter, Point, SearchSpace
+from cfl.spec import CampaignSpec
+
+__all__ = ["OfflineCoScientist"]
+
+VERSION = "0.1"
+
+
+def _encode(space: SearchSpace, points: list[Point]) -> NDArray[np.float64]:
+    """Numeric parameters scaled to [0, 1] (log scale where declared), categoricals one-hot."""
+    columns: list[NDArray[np.float64]] = []
+    for p in space.parameters:
+        if isinstance(p, CategoricalParameter):
+            for level in p.levels:
+                columns.append(np.array([1.0 if q[p.name] == level else 0.0 for q in points]))
+        else:
+            x = np.array([float(q[p.name]) for q in points])
+            low, high = float(p.low), float(p.high)
+            if isinstance(p, ContinuousParameter) and p.log_scale:
+                x, low, high = np.log(x), np.log(low), np.log(high)
+            columns.append((x - low) / (high - low))
+    return np.column_stack(columns)
+
+
+def _longest_monotone_run(values: NDArray[np.float64]) -> tuple[int, int, int]:
+    """``(start, end, sign)`` of the stretch of ``values`` with the largest one-way change."""
+    steps = np.sign(np.diff(values))
+    best = (0, 1, 1)
+    best_change = -1.0
+    start = 0
+    for i in range(1, len(steps) + 1):
+        if i == len(steps) or steps[i] != steps[start]:
+            change = abs(values[i] - values[start])
+            if steps[start] != 0 and change > best_change:
+                best, best_change = (start, i, int(steps[start])), change
+            start = i
+    return best
+
+
+class OfflineCoScientist:
+    """Proposes trend and best-level hypotheses from a GP fitted to the data.
+
+    Args:
+        grid: Points along each numeric variable at which partial dependence is read.
+        min_effect: Smallest effect worth a hypothesis, as a share of the objective's observed
+            range.
+        per_round: Most hypotheses proposed in one round.
+    """
+
+    author = f"agent:offline-coscientist@{VERSION}"
+
+    def __init__(self, *, seed: int, grid: int = 11, min_effect: float = 0.15,
+                 per_round: int = 2) -> None:
+        self._seed = seed
+        self._grid = grid
+        self._min_effect = min_effect
+        self._per_round = per_round
+
+    @classmethod
+    def from_spec(cls, spec: CampaignSpec) -> OfflineCoScientist:
+        """The co-scientist for a campaign."""
+        return cls(seed=spec.seed)
+
+    def propose(self, context: ProposalContext) -> list[HypothesisDraft]:
+        space = context.spec.space
+        done = [e for e in context.experiments if e.status == ExperimentStatus.DONE]
+        if len(done) < len(space.parameters) + 2:
+            return []
+        points = [e.params for e in done]
+        x = _encode(space, points)
+        drafts: list[tuple[float, HypothesisDraft]] = []
+        for objective in context.spec.objectives:
+            if objective.weight == 0:
+                continue
+            y = np.array([context.observations[e.id].values[objective.name] for e in done])
+            spread = float(y.max() - y.min())
+            if spread <= 0:
+                continue
+            model = self._fit(x, y)
+            for parameter in space.parameters:
+                candidate = self._candidate(space, parameter, points, model, objective.name,
+                                            objective.unit, spread, len(done))
+                if candidate is not None:
+                    drafts.append(candidate)
+        drafts.sort(key=lambda item: -item[0])
+        return [draft for _, draft in drafts[: self._per_round]]
+
+    def _fit(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> GaussianProcessRegressor:
+        kernel = ConstantKernel(1.0) * Matern(
+            length_scale=np.ones(x.shape[1]), length_scale_bounds=(0.05, 20.0), nu=2.5
+        ) + WhiteKernel(1e-2, noise_level_bounds=(1e-6, 1.0))
+        model = GaussianProcessRegressor(
+            kernel=kernel, normalize_y=True, n_restarts_optimizer=2, random_state=self._seed
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # convergence chatter from L-BFGS on small data
+            model.fit(x, y)
+        return model
+
+    def _candidate(
+        self, space: SearchSpace, parameter: object, points: list[Point],
+        model: GaussianProcessRegressor, objective: str, unit: str | None, spread: float,
+        n: int,
+    ) -> tuple[float, HypothesisDraft] | None:
+        if isinstance(parameter, CategoricalParameter):
+            means = {
+                level: self._partial_dependence(space, model, points, parameter.name, level)
+                for level in parameter.levels
+            }
+            ranked = sorted(means, key=lambda level: -means[level])
+            effect = means[ranked[0]] - means[ranked[1]]
+            if effect < self._min_effect * spread:
+                return None
+            return effect, HypothesisDraft(
+                statement=f"{parameter.name}={ranked[0]} gives the highest {objective} of its levels",
+                kind="effect",
+                prediction=BestLevel(objective=objective, variable=parameter.name, level=ranked[0]),
+                rationale=(
+                    f"Partial dependence of a GP fitted to {n} experiments puts {ranked[0]} "
+                    f"{effect:.3g} above the runner-up {ranked[1]}."
+                ),
+                author=self.author,
+            )
+        assert isinstance(parameter, ContinuousParameter) or hasattr(parameter, "low")
+        low, high = float(parameter.low), float(parameter.high)  # type: ignore[attr-defined]
+        grid = np.linspace(low, high, self._grid)
+        if isinstance(parameter, ContinuousParameter) and parameter.log_scale:
+            grid = np.geomspace(low, high, self._grid)
+        curve = np.array([
+            self._partial_dependence(space, model, points, parameter.name, float(v)) for v in grid
+        ])
+        start, end, sign = _longest_monotone_run(curve)
+        effect = abs(float(curve[end] - curve[start]))
+        if effect < self._min_effect * spread:
+            return None
+        name = parameter.name  # type: ignore[attr-defined]
+        unit_text = f" {parameter.unit}" if getattr(parameter, "unit", None) else ""  # type: ignore[attr-defined]
+        verb = "rises" if sign > 0 else "falls"
+        return effect, HypothesisDraft(
+            statement=(
+                f"{objective} {verb} with {name} over {grid[start]:.3g}-{grid[end]:.3g}{unit_text}"
+            ),
+            kind="effect",
+            prediction=Trend(objective=objective, variable=name, sign=sign,
+                             low=float(grid[start]), high=float(grid[end])),
+            rationale=(
+                f"Partial dependence of a GP fitted to {n} experiments changes by "
+                f"{curve[end] - curve[start]:+.3g}{' ' + unit if unit else ''} over this range, "
+                f"{effect / spread:.0%} of the observed spread of {objective}."
+            ),
+            author=self.author,
+        )
+
+    def _partial_dependence(
+        self, space: SearchSpace, model: GaussianProcessRegressor, points: list[Point],
+        variable: str, value: float | str,
+    ) -> float:
+        grid_points = [{**p, variable: value} for p in points]
+        return float(np.mean(model.predict(_encode(space, grid_points))))

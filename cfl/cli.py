@@ -1,0 +1,253 @@
+"""The ``cfl`` command line.
+
+Exit codes: 0 success; 1 a run failed; 2 bad input (spec, lab file, arguments: nothing was
+written); 3 the ledger does not verify; 4 the named campaign does not exist.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cfl.campaign import Campaign
+from cfl.errors import CFLError, LedgerTampered, NotFound, SpecError
+from cfl.journal import Journal
+from cfl.ledger import Record, verify_chain
+from cfl.models import ExperimentStatus, HypothesisStatus
+from cfl.report import write_report
+from cfl.runner import open_or_create, run_campaign
+from cfl.settings import Settings
+from cfl.spec import load_spec
+from cfl.store import Store
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="cfl", no_args_is_help=True, add_completion=False,
+    help="CFL: a self-driving-lab orchestrator with an AI co-scientist in the loop.",
+)
+ledger_app = typer.Typer(no_args_is_help=True, help="Inspect the tamper-evident record.")
+app.add_typer(ledger_app, name="ledger")
+
+console = Console()
+errors = Console(stderr=True)
+
+EXIT_FAILED, EXIT_BAD_INPUT, EXIT_TAMPERED, EXIT_NOT_FOUND = 1, 2, 3, 4
+
+
+def _fail(exc: CFLError) -> NoReturn:
+    code = {SpecError: EXIT_BAD_INPUT, LedgerTampered: EXIT_TAMPERED, NotFound: EXIT_NOT_FOUND}
+    errors.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+    raise typer.Exit(code.get(type(exc), EXIT_FAILED))
+
+
+def _store() -> Store:
+    return Store.open(Settings().store_url)
+
+
+def _best_text(campaign: Campaign) -> str:
+    best = campaign.best()
+    if best is None:
+        return "-"
+    weighted = [o for o in campaign.spec.objectives if o.weight > 0]
+    objective = weighted[0]
+    unit = objective.unit or ""
+    return f"{objective.name} {best[1].values[objective.name]:.4g}{unit}"
+
+
+class _ProgressView:
+    """Keeps a rich progress bar in step with the journal."""
+
+    def __init__(self, progress: Progress, task: int, devices: int) -> None:
+        self._progress, self._task, self._devices = progress, task, devices
+
+    def __call__(self, campaign: Campaign, _record: Record) -> None:
+        finished = sum(1 for e in campaign.experiments.values() if e.status.finished)
+        self._progress.update(
+            self._task, completed=finished,
+            round=campaign.current_round, best=_best_text(campaign),
+            busy=f"{len(campaign.busy_devices)}/{self._devices}",
+        )
+
+
+@app.command()
+def run(
+    spec_path: Annotated[Path, typer.Argument(metavar="SPEC", help="Campaign spec (YAML).")],
+    new: Annotated[bool, typer.Option("--new", help="Start a new campaign even if an "
+                                      "unfinished one of this spec exists.")] = False,
+) -> None:
+    """Run a campaign; running the same spec again resumes it where it stopped."""
+    try:
+        spec = load_spec(spec_path)
+        store = _store()
+        started = open_or_create(store, spec, new=new)
+    except CFLError as exc:
+        _fail(exc)
+    campaign = started.journal.campaign
+    verb = "Resuming" if started.resumed else "Started"
+    done = sum(1 for e in campaign.experiments.values() if e.status.finished)
+    console.print(
+        f"{verb} campaign [bold]{campaign.id}[/] ({done}/{spec.budget.experiments} experiments "
+        f"done) on lab {spec.lab.name}, {spec.lab.clock} clock; store "
+        f"{store.engine.url.render_as_string(hide_password=True)}"
+    )
+    if spec.coscientist == "offline":
+        console.print("Co-scientist: offline, data-driven (no LLM endpoint is configured).")
+    progress = Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("round {task.fields[round]}  best {task.fields[best]}  "
+                   "devices busy {task.fields[busy]}"),
+        TimeElapsedColumn(), console=console, transient=False,
+    )
+    task = progress.add_task(
+        "experiments", total=spec.budget.experiments, completed=done,
+        round=campaign.current_round, best=_best_text(campaign), busy=f"0/{len(spec.lab.devices)}",
+    )
+    try:
+        with progress:
+            final = run_campaign(
+                started.journal, listener=_ProgressView(progress, task, len(spec.lab.devices))
+            )
+    except CFLError as exc:
+        _fail(exc)
+    _print_outcome(final)
+
+
+def _print_outcome(campaign: Campaign) -> None:
+    if campaign.finished is not None:
+        console.print(f"Finished: {campaign.finished.detail}.")
+    best = campaign.best()
+    if best is not None:
+        experiment, observation = best
+        conditions = ", ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in experiment.params.items()
+        )
+        console.print(f"Best: {_best_text(campaign)} at {experiment.id} ({conditions}).")
+    for h in campaign.hypotheses.values():
+        console.print(
+            f"  {h.id} ({h.status.value}, credence {h.credence:.2f}) {h.statement}", markup=False
+        )
+    console.print(f"Report: cfl report {campaign.id}")
+
+
+@app.command()
+def status(
+    campaign_id: Annotated[str | None, typer.Argument(metavar="[CAMPAIGN]")] = None,
+) -> None:
+    """List campaigns, or show one campaign's progress, devices and hypotheses."""
+    try:
+        store = _store()
+        if campaign_id is None:
+            _status_all(store)
+        else:
+            _status_one(Journal.open(store, campaign_id).campaign)
+    except CFLError as exc:
+        _fail(exc)
+
+
+def _status_all(store: Store) -> None:
+    infos = store.campaigns()
+    if not infos:
+        console.print("No campaigns yet. Start one with: cfl run SPEC")
+        return
+    table = Table(title="Campaigns")
+    for column in ("campaign", "state", "experiments", "round", "best", "hypotheses", "updated"):
+        table.add_column(column)
+    for info in infos:
+        campaign = Journal.open(store, info.id).campaign
+        done = sum(1 for e in campaign.experiments.values() if e.status == ExperimentStatus.DONE)
+        counts = {s: 0 for s in HypothesisStatus}
+        for h in campaign.hypotheses.values():
+            counts[h.status] += 1
+        table.add_row(
+            info.id,
+            campaign.finished.reason if campaign.finished else "running/interrupted",
+            f"{done}/{campaign.spec.budget.experiments}",
+            str(campaign.rounds_completed),
+            _best_text(campaign),
+            f"{counts[HypothesisStatus.SUPPORTED]} supported, "
+            f"{counts[HypothesisStatus.REFUTED]} refuted, {counts[HypothesisStatus.OPEN]} open",
+            info.updated_at.strftime("%Y-%m-%d %H:%M UTC"),
+        )
+    console.print(table)
+
+
+def _status_one(campaign: Campaign) -> None:
+    spec = campaign.spec
+    state = (
+        f"finished: {campaign.finished.detail}" if campaign.finished
+        else "not finished (running, or interrupted: `cfl run` the spec again to resume)"
+    )
+    console.print(f"[bold]{campaign.id}[/]  {state}")
+    counts = {s.value: len(campaign.with_status(s)) for s in ExperimentStatus}
+    console.print(
+        "experiments: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+        + f" (budget {spec.budget.experiments}); rounds completed {campaign.rounds_completed}; "
+        f"lab time {campaign.lab_time_s / 3600:.2f} h; best {_best_text(campaign)}"
+    )
+    devices = Table(title="Devices (from the last recorded steps)")
+    for column in ("device", "driver", "role", "state"):
+        devices.add_column(column)
+    for name, device in spec.lab.devices.items():
+        busy = campaign.busy_devices.get(name)
+        devices.add_row(name, device.driver, device.role, f"busy with {busy}" if busy else "idle")
+    console.print(devices)
+    if campaign.hypotheses:
+        table = Table(title="Hypotheses")
+        for column in ("id", "hypothesis", "verdict", "credence", "n"):
+            table.add_column(column)
+        for h in campaign.hypotheses.values():
+            table.add_row(h.id, h.statement, h.status.value, f"{h.credence:.3f}",
+                          str(h.evidence_n))
+        console.print(table)
+
+
+@app.command()
+def report(
+    campaign_id: Annotated[str, typer.Argument(metavar="CAMPAIGN")],
+    out: Annotated[Path | None, typer.Option(help="Folder for the report "
+                                             "(default: reports/CAMPAIGN).")] = None,
+) -> None:
+    """Write a convergence plot (PNG), the experiments (CSV) and a summary (Markdown)."""
+    try:
+        journal = Journal.open(_store(), campaign_id)
+    except CFLError as exc:
+        _fail(exc)
+    files = write_report(journal.campaign, out or Path("reports") / campaign_id, head=journal.head)
+    for path in (files.summary, files.table, files.plot):
+        console.print(f"wrote {path}")
+
+
+@ledger_app.command("verify")
+def ledger_verify(
+    campaign_id: Annotated[str | None, typer.Argument(metavar="[CAMPAIGN]",
+                                                      help="Only this campaign.")] = None,
+) -> None:
+    """Check every record's hash and chain link; exit 3 naming the first bad record."""
+    try:
+        store = _store()
+        infos = [store.campaign(campaign_id)] if campaign_id else store.campaigns()
+        total = 0
+        for info in infos:
+            total += verify_chain(
+                store.records(info.id), campaign=info.id, head=(info.head_seq, info.head_hash)
+            )
+    except CFLError as exc:
+        _fail(exc)
+    console.print(f"ledger OK: {len(infos)} campaign(s), {total} records verified.")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        errors.print("interrupted; run the same command again to resume")
+        sys.exit(130)

@@ -1,0 +1,147 @@
+"""What CFL asks of a device: small capability protocols, and how a driver is built.
+
+A device is any object; what it can do is the set of protocols it satisfies. The executor narrows
+a device to the capability a step needs with :func:`check_supports` before calling it, so a
+misconfigured lab fails with a message naming the device and the missing capability rather than
+an ``AttributeError`` deep in a run. Methods are coroutines: devices wait on the lab clock, which
+lets a simulated lab run on virtual time and a real one on the wall clock, unchanged.
+
+A driver is found by name through the ``cfl.devices`` entry-point group and built with
+``from_config(name, options, context)``, so the core never imports a driver.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol, TypeVar, runtime_checkable
+
+import numpy as np
+from pydantic import BaseModel, JsonValue, ValidationError
+
+from cfl.bench import Bench
+from cfl.clock import LabClock
+from cfl.errors import SpecError
+from cfl.space import ParamValue
+
+__all__ = [
+    "DeviceContext",
+    "Driver",
+    "Measures",
+    "Reacts",
+    "Reading",
+    "Transfers",
+    "check_supports",
+    "parse_options",
+]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a measurement returns."""
+
+    values: Mapping[str, float]
+    """Measured quantities by name, e.g. ``{"yield": 83.1}``; objectives are read from here."""
+    raw: Mapping[str, JsonValue] = field(default_factory=dict)
+    """Primary data behind the values (peak areas, concentrations), kept for the record."""
+
+
+@runtime_checkable
+class Transfers(Protocol):
+    """Moves samples between locations: a robot."""
+
+    async def pick(self, sample: str, location: str) -> None:
+        """Take ``sample`` from ``location`` into the gripper."""
+
+    async def place(self, sample: str, location: str) -> None:
+        """Set the held ``sample`` down at ``location``."""
+
+
+@runtime_checkable
+class Reacts(Protocol):
+    """Runs a reaction into a sample vial under given conditions: a reactor station."""
+
+    async def react(self, sample: str, conditions: Mapping[str, ParamValue]) -> None:
+        """Make ``sample`` under ``conditions`` (the experiment's parameters)."""
+
+
+@runtime_checkable
+class Measures(Protocol):
+    """Measures a sample: an analytical instrument."""
+
+    async def measure(self, sample: str) -> Reading:
+        """Measure ``sample``, which sits in the instrument."""
+
+
+class Driver(Protocol):
+    """What a ``cfl.devices`` entry point must be: a class that builds itself from a lab file."""
+
+    measurands: ClassVar[tuple[str, ...]]
+
+    @classmethod
+    def from_config(
+        cls, name: str, options: Mapping[str, JsonValue], context: DeviceContext
+    ) -> object:
+        """Build the device called ``name`` from its ``options`` in the lab file.
+
+        Raises:
+            SpecError: an option is missing, unknown or invalid.
+        """
+        ...
+
+
+@dataclass
+class DeviceContext:
+    """What a lab gives every device it builds."""
+
+    clock: LabClock
+    bench: Bench
+    """The simulated bench; only simulators use it."""
+    seed: int
+    """Campaign seed; simulators draw noise from :meth:`rng` so runs are reproducible."""
+
+    def rng(self, *keys: str) -> np.random.Generator:
+        """A random generator fixed by the seed and ``keys`` (device name, sample id).
+
+        Seeding per sample, not per call order, keeps noise identical whatever order concurrent
+        experiments happen to finish in.
+        """
+        digest = hashlib.sha256("\x1f".join((str(self.seed), *keys)).encode()).digest()
+        return np.random.default_rng(int.from_bytes(digest[:8], "big"))
+
+
+def check_supports(device: object, capability: type[T], *, name: str) -> T:
+    """Return ``device`` typed as ``capability``, or fail naming what is missing.
+
+    Raises:
+        SpecError: the device does not implement the capability.
+    """
+    if not isinstance(device, capability):
+        raise SpecError(
+            f"device {name!r} ({type(device).__name__}) cannot do this step: it does not "
+            f"implement {capability.__name__}; assign the step's role to a device that does"
+        )
+    return device
+
+
+O = TypeVar("O", bound=BaseModel)
+
+
+def parse_options(model: type[O], options: Mapping[str, JsonValue], *, device: str) -> O:
+    """Validate a device's ``options`` from the lab file into the driver's own model.
+
+    Raises:
+        SpecError: naming the device, the option and the problem.
+    """
+    try:
+        return model.model_validate(dict(options))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'options'}: "
+            f"{str(e['msg']).removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+        raise SpecError(f"device {device!r} has bad options: {problems}") from exc

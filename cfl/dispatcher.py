@@ -1,0 +1,185 @@
+"""The dispatcher: runs an experiment's protocol on the lab's devices, step by step.
+
+One executor and one command registry, as in bluesky's RunEngine: ``reserve`` and ``release``
+bind roles to devices through the pools; every other command is looked up in :data:`HANDLERS`,
+which narrows the device to the capability the command needs and calls it. Each step is written to
+the journal when dispatched and when completed; the experiment ends with exactly one
+``observation.recorded`` or ``experiment.failed``. Devices are returned to their pools whatever
+happens, so one failed experiment never blocks the others.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+from cfl.clock import LabClock
+from cfl.devices import Measures, Reacts, Reading, Transfers, check_supports
+from cfl.errors import CFLError, DeviceError, DeviceFault, SafetyInterlock, SpecError
+from cfl.events import (
+    ExperimentFailed,
+    ExperimentStarted,
+    ObservationRecorded,
+    StepCompleted,
+    StepDispatched,
+)
+from cfl.journal import Journal
+from cfl.models import Experiment, Observation
+from cfl.pool import DevicePool
+from cfl.space import Point
+
+__all__ = ["HANDLERS", "Dispatcher", "StepContext"]
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What a command handler gets besides the device."""
+
+    device: str
+    sample: str
+    at: str | None
+    """The resolved location: a lab location or the device name bound to the named role."""
+    params: Point
+
+
+Handler = Callable[[object, StepContext], Awaitable[Reading | None]]
+
+
+async def _pick(device: object, ctx: StepContext) -> None:
+    assert ctx.at is not None
+    await check_supports(device, Transfers, name=ctx.device).pick(ctx.sample, ctx.at)
+
+
+async def _place(device: object, ctx: StepContext) -> None:
+    assert ctx.at is not None
+    await check_supports(device, Transfers, name=ctx.device).place(ctx.sample, ctx.at)
+
+
+async def _react(device: object, ctx: StepContext) -> None:
+    await check_supports(device, Reacts, name=ctx.device).react(ctx.sample, ctx.params)
+
+
+async def _measure(device: object, ctx: StepContext) -> Reading:
+    return await check_supports(device, Measures, name=ctx.device).measure(ctx.sample)
+
+
+HANDLERS: Mapping[str, Handler] = {
+    "pick": _pick,
+    "place": _place,
+    "react": _react,
+    "measure": _measure,
+}
+
+
+class Dispatcher:
+    """Runs experiments on a lab's devices; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        devices: Mapping[str, object],
+        pool: DevicePool,
+        journal: Journal,
+        clock: LabClock,
+        objectives: tuple[str, ...],
+    ) -> None:
+        self._devices = devices
+        self._pool = pool
+        self._journal = journal
+        self._clock = clock
+        self._objectives = objectives
+
+    async def run(self, experiment: Experiment) -> None:
+        """Run one queued experiment to ``done`` or ``failed``."""
+        eid, attempt, sample = experiment.id, experiment.attempt, experiment.sample
+        self._journal.write(
+            "cfl", ExperimentStarted(
+                lab_time_s=self._clock.now(), experiment=eid, attempt=attempt, sample=sample,
+            )
+        )
+        bindings: dict[str, str] = {}
+        values: dict[str, float] = {}
+        raw: dict[str, object] = {}
+        measured_by: str | None = None
+        current: str | None = None
+        try:
+            for index, step in enumerate(experiment.protocol):
+                if step.command == "reserve":
+                    bindings[step.role] = await self._pool.acquire(step.role)
+                    continue
+                if step.command == "release":
+                    self._pool.release(bindings.pop(step.role))
+                    continue
+                current = bindings[step.role]
+                at = None if step.at is None else bindings.get(step.at, step.at)
+                started = self._clock.now()
+                self._journal.write(
+                    "cfl", StepDispatched(
+                        lab_time_s=started, experiment=eid, attempt=attempt, step=index,
+                        command=step.command, role=step.role, device=current, at=at,
+                    )
+                )
+                context = StepContext(device=current, sample=sample, at=at, params=experiment.params)
+                reading = await self._call(step.command, current, context)
+                self._journal.write(
+                    f"device:{current}", StepCompleted(
+                        lab_time_s=self._clock.now(), experiment=eid, attempt=attempt,
+                        step=index, device=current, duration_s=self._clock.now() - started,
+                    )
+                )
+                if reading is not None:
+                    values.update(self._checked(reading, current))
+                    raw.update(reading.raw)
+                    measured_by = current
+                current = None
+            missing = [name for name in self._objectives if name not in values]
+            if measured_by is None or missing:
+                raise DeviceFault(
+                    f"no reading of objectives {missing} after the protocol ran; check which "
+                    "instrument measures them", device=measured_by or "-",
+                )
+            observation = Observation(
+                experiment=eid, values=values, device=measured_by,
+                lab_time_s=self._clock.now(), raw=raw,  # type: ignore[arg-type]
+            )
+            self._journal.write(
+                f"device:{measured_by}",
+                ObservationRecorded(lab_time_s=self._clock.now(), observation=observation),
+            )
+        except (DeviceError, SafetyInterlock, SpecError) as exc:
+            device = exc.device if isinstance(exc, (DeviceError, SafetyInterlock)) else current
+            self._journal.write(
+                "cfl", ExperimentFailed(
+                    lab_time_s=self._clock.now(), experiment=eid, attempt=attempt,
+                    reason=str(exc), error=type(exc).__name__, device=device,
+                )
+            )
+        finally:
+            for device_name in bindings.values():
+                self._pool.release(device_name)
+
+    async def _call(self, command: str, device: str, context: StepContext) -> Reading | None:
+        """Run one command; a driver's own exceptions become :class:`DeviceFault` here, once."""
+        try:
+            return await HANDLERS[command](self._devices[device], context)
+        except CFLError:
+            raise
+        except Exception as exc:
+            raise DeviceFault(
+                f"{device} failed in {command}: {type(exc).__name__}: {exc}", device=device,
+                command=command,
+            ) from exc
+
+    @staticmethod
+    def _checked(reading: Reading, device: str) -> dict[str, float]:
+        values: dict[str, float] = {}
+        for name, value in reading.values.items():
+            number = float(value)
+            if not math.isfinite(number):
+                raise DeviceFault(
+                    f"{device} reported {name}={value}, which is not a finite number",
+                    device=device, command="measure",
+                )
+            values[name] = number
+        return values

@@ -1,0 +1,162 @@
+"""Campaign events: every change of a campaign's state, as a frozen value.
+
+A campaign *is* its events. The journal seals each event into a ledger record, and the
+campaign's state is the fold of its events (:meth:`cfl.campaign.Campaign.apply`), so the
+tamper-evident record and the state it describes cannot drift apart, and resuming a campaign is
+replaying its record.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from cfl.errors import CFLError
+from cfl.models import Experiment, Hypothesis, HypothesisStatus, Observation
+from cfl.spec import CampaignSpec
+
+__all__ = [
+    "CampaignCreated",
+    "CampaignFinished",
+    "CampaignResumed",
+    "Event",
+    "ExperimentDesigned",
+    "ExperimentFailed",
+    "ExperimentRequeued",
+    "ExperimentStarted",
+    "HypothesisAssessed",
+    "HypothesisProposed",
+    "ObservationRecorded",
+    "RoundCompleted",
+    "StepCompleted",
+    "StepDispatched",
+    "event_from_payload",
+]
+
+
+class Event(BaseModel):
+    """Base of all events; ``TYPE`` is the record type written to the ledger."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    TYPE: ClassVar[str]
+
+    lab_time_s: float = Field(ge=0)
+    """Lab time when it happened (virtual seconds in a simulated lab)."""
+
+
+class CampaignCreated(Event):
+    TYPE = "campaign.created"
+    spec: CampaignSpec
+    spec_hash: str
+
+
+class CampaignResumed(Event):
+    TYPE = "campaign.resumed"
+    requeued: tuple[str, ...] = ()
+
+
+class HypothesisProposed(Event):
+    TYPE = "hypothesis.proposed"
+    hypothesis: Hypothesis
+
+
+class ExperimentDesigned(Event):
+    TYPE = "experiment.designed"
+    experiment: Experiment
+
+
+class ExperimentStarted(Event):
+    TYPE = "experiment.started"
+    experiment: str
+    attempt: int
+    sample: str
+
+
+class StepDispatched(Event):
+    TYPE = "step.dispatched"
+    experiment: str
+    attempt: int
+    step: int
+    command: str
+    role: str
+    device: str
+    at: str | None = None
+
+
+class StepCompleted(Event):
+    TYPE = "step.completed"
+    experiment: str
+    attempt: int
+    step: int
+    device: str
+    duration_s: float
+
+
+class ExperimentFailed(Event):
+    TYPE = "experiment.failed"
+    experiment: str
+    attempt: int
+    reason: str
+    error: str
+    """Class name of the error, e.g. ``DeviceFault``."""
+    device: str | None = None
+
+
+class ExperimentRequeued(Event):
+    TYPE = "experiment.requeued"
+    experiment: str
+    attempt: int
+    """The new attempt number."""
+    reason: str
+
+
+class ObservationRecorded(Event):
+    TYPE = "observation.recorded"
+    observation: Observation
+
+
+class HypothesisAssessed(Event):
+    TYPE = "hypothesis.assessed"
+    hypothesis: str
+    status: HypothesisStatus
+    credence: float
+    evidence_n: int
+    statistics: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class RoundCompleted(Event):
+    TYPE = "round.completed"
+    round: int
+    best_score: float | None
+
+
+class CampaignFinished(Event):
+    TYPE = "campaign.finished"
+    reason: Literal["budget", "target", "patience", "no-suggestions"]
+    detail: str
+
+
+_EVENTS: dict[str, type[Event]] = {
+    cls.TYPE: cls
+    for cls in (
+        CampaignCreated, CampaignResumed, HypothesisProposed, ExperimentDesigned,
+        ExperimentStarted, StepDispatched, StepCompleted, ExperimentFailed, ExperimentRequeued,
+        ObservationRecorded, HypothesisAssessed, RoundCompleted, CampaignFinished,
+    )
+}
+
+
+def event_from_payload(record_type: str, payload: dict[str, Any]) -> Event:
+    """Rebuild the event a ledger record carries.
+
+    Raises:
+        CFLError: the record type is unknown (written by a newer CFL).
+    """
+    cls = _EVENTS.get(record_type)
+    if cls is None:
+        raise CFLError(
+            f"unknown record type {record_type!r}; this store was written by a newer CFL, "
+            "upgrade to read it"
+        )
+    return cls.model_validate(payload)

@@ -1,0 +1,136 @@
+"""The domain values of a running campaign: experiments, observations and hypotheses.
+
+All are frozen. A change of state makes a new value (``model_copy(update=...)``) that replaces
+the old one inside the one mutable record, the :class:`~cfl.campaign.Campaign`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal, TypeAlias
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from cfl.protocol import Step
+from cfl.space import Point
+
+__all__ = [
+    "BestLevel",
+    "Experiment",
+    "ExperimentStatus",
+    "Hypothesis",
+    "HypothesisStatus",
+    "Observation",
+    "Prediction",
+    "Trend",
+]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ExperimentStatus(StrEnum):
+    """Life of an experiment: ``proposed → approved → queued → running → done | failed |
+    cancelled``. Without a human approval gate, designed experiments start ``queued``."""
+
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        """No further transition can happen."""
+        return self in (ExperimentStatus.DONE, ExperimentStatus.FAILED, ExperimentStatus.CANCELLED)
+
+
+class Experiment(_Frozen):
+    """One set of conditions and the protocol that realises it."""
+
+    id: str
+    """``E0007``: unique within the campaign, ordered by design."""
+    index: int = Field(ge=1)
+    round: int = Field(ge=1)
+    params: Point
+    protocol: tuple[Step, ...]
+    source: Literal["initial", "planner", "coscientist", "human"]
+    """Who chose the conditions."""
+    tests: tuple[str, ...] = ()
+    """Hypotheses registered before this experiment was designed whose prediction covers its
+    conditions: its result is evidence for or against them."""
+    status: ExperimentStatus = ExperimentStatus.QUEUED
+    attempt: int = Field(default=1, ge=1)
+    """Raised when an interrupted run is started again from the first step."""
+    failure: str | None = None
+
+    @property
+    def sample(self) -> str:
+        """Sample id of the current attempt: a fresh vial for every attempt."""
+        return f"S-{self.id}-{self.attempt}"
+
+
+class Observation(_Frozen):
+    """What was measured for one experiment."""
+
+    experiment: str
+    values: dict[str, float]
+    """Every quantity the instrument reported; objectives are among them."""
+    device: str
+    lab_time_s: float
+    raw: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class Trend(_Frozen):
+    """Prediction: over ``[low, high]`` of ``variable``, the objective moves with sign ``sign``."""
+
+    type: Literal["trend"] = "trend"
+    objective: str
+    variable: str
+    sign: Literal[1, -1]
+    low: float
+    high: float
+
+
+class BestLevel(_Frozen):
+    """Prediction: ``level`` of categorical ``variable`` gives the best objective on average."""
+
+    type: Literal["best_level"] = "best_level"
+    objective: str
+    variable: str
+    level: str
+
+
+Prediction: TypeAlias = Annotated[Trend | BestLevel, Field(discriminator="type")]
+
+
+class HypothesisStatus(StrEnum):
+    """Where the evidence stands."""
+
+    OPEN = "open"
+    SUPPORTED = "supported"
+    REFUTED = "refuted"
+
+
+class Hypothesis(_Frozen):
+    """A claim about the response, with a prediction a computer can check against data."""
+
+    id: str
+    """``H03``: unique within the campaign."""
+    statement: str
+    kind: Literal["effect", "interaction", "region", "mechanism"]
+    prediction: Prediction
+    rationale: str
+    author: str
+    """``agent:<name>@<version>`` or ``human:<id>``."""
+    registered_after: int = Field(ge=0)
+    """Experiments designed before registration; only later ones count as evidence."""
+    status: HypothesisStatus = HypothesisStatus.OPEN
+    credence: float = Field(default=0.5, ge=0, le=1)
+    """Posterior probability that the prediction holds."""
+    evidence_n: int = 0
+    """Observations the current credence rests on."""
+    elo: float = 1200.0

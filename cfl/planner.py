@@ -1,0 +1,158 @@
+"""The planner seam, and the default planner: Gaussian-process Bayesian optimisation (skopt).
+
+A planner proposes conditions and learns from results through two methods, ``suggest`` and
+``ingest``. It sees one number per experiment, the campaign's score (higher is better), so
+objectives, weights and directions stay the campaign's business.
+
+The default planner keeps no hidden state beyond the evaluations it was given: each suggestion
+rebuilds scikit-optimize's optimiser from them, so a campaign resumed from the store suggests
+exactly what the uninterrupted one would have, and nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from skopt import Optimizer
+from skopt.sampler import Lhs
+from skopt.space import Categorical, Dimension, Integer, Real, Space
+
+from cfl.space import (
+    CategoricalParameter,
+    ContinuousParameter,
+    IntegerParameter,
+    ParamValue,
+    Point,
+    SearchSpace,
+)
+from cfl.spec import CampaignSpec
+
+__all__ = ["Evaluation", "Planner", "SkoptPlanner"]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Conditions that were run and the score they earned (higher is better)."""
+
+    params: Point
+    score: float
+
+
+@runtime_checkable
+class Planner(Protocol):
+    """Proposes experiments and learns from their results."""
+
+    def suggest(self, n: int, pending: Sequence[Point]) -> list[Point]:
+        """Propose ``n`` new conditions, given experiments still running or queued.
+
+        ``pending`` conditions will be measured soon: a good planner does not propose them again
+        and spreads the batch around them.
+        """
+        ...
+
+    def ingest(self, evaluations: Sequence[Evaluation]) -> None:
+        """Learn from finished experiments (each passed exactly once)."""
+        ...
+
+
+def _dimension(parameter: ContinuousParameter | IntegerParameter | CategoricalParameter) -> Dimension:
+    if isinstance(parameter, ContinuousParameter):
+        prior = "log-uniform" if parameter.log_scale else "uniform"
+        return Real(parameter.low, parameter.high, prior=prior, name=parameter.name)
+    if isinstance(parameter, IntegerParameter):
+        return Integer(parameter.low, parameter.high, name=parameter.name)
+    return Categorical(list(parameter.levels), name=parameter.name)
+
+
+class SkoptPlanner:
+    """GP-EI Bayesian optimisation on scikit-optimize, with a space-filling start.
+
+    * The first ``initial_design`` experiments come from a maximin Latin hypercube fixed by the
+      seed, handed out in order and skipping any already pending.
+    * After that, a Gaussian process (Matérn 5/2 with one length scale per dimension and a noise
+      term, scikit-optimize's ``GP`` estimator) is fitted to ``-score`` and expected improvement
+      picks the next point. Batches and pending experiments use the constant liar ``CL-min``
+      [Ginsbourger2010]_: a pending point is assumed to score as well as the best so far, which
+      pushes the rest of the batch elsewhere.
+
+    .. [Ginsbourger2010] D. Ginsbourger, R. Le Riche, L. Carraro, "Kriging is well-suited to
+       parallelize optimization", in Computational Intelligence in Expensive Optimization
+       Problems, Springer (2010).
+    """
+
+    def __init__(self, space: SearchSpace, *, seed: int, initial_design: int) -> None:
+        self._space = space
+        self._dims = [_dimension(p) for p in space.parameters]
+        self._seed = seed
+        self._initial_design = initial_design
+        self._evaluations: list[Evaluation] = []
+        self._initial = [
+            self._point(x)
+            for x in Lhs(criterion="maximin", iterations=200).generate(
+                Space(self._dims).dimensions, initial_design, random_state=seed
+            )
+        ]
+
+    @classmethod
+    def from_spec(cls, spec: CampaignSpec) -> SkoptPlanner:
+        """The planner a campaign spec asks for."""
+        return cls(spec.space, seed=spec.seed, initial_design=spec.initial_design)
+
+    def ingest(self, evaluations: Sequence[Evaluation]) -> None:
+        self._evaluations.extend(evaluations)
+
+    def suggest(self, n: int, pending: Sequence[Point]) -> list[Point]:
+        if n < 1:
+            raise ValueError(f"n must be at least 1, got {n=}")
+        chosen: list[Point] = []
+        used = {self._key(e.params) for e in self._evaluations} | {self._key(p) for p in pending}
+        started = len(self._evaluations) + len(pending)
+        for point in self._initial:
+            if len(chosen) == n or started + len(chosen) >= self._initial_design:
+                break
+            if self._key(point) not in used:
+                chosen.append(point)
+        missing = n - len(chosen)
+        if missing == 0:
+            return chosen
+        if len(self._evaluations) < 2:  # a GP needs data; fill with seeded random points
+            rng = np.random.RandomState(self._seed + len(self._evaluations) + len(pending))
+            return chosen + [self._point(x) for x in Space(self._dims).rvs(missing, random_state=rng)]
+        optimizer = self._fit(list(pending) + chosen)
+        return chosen + [self._point(x) for x in optimizer.ask(n_points=missing, strategy="cl_min")]
+
+    def _fit(self, pending: Sequence[Point]) -> Optimizer:
+        optimizer = Optimizer(
+            self._dims, base_estimator="GP", acq_func="EI", n_initial_points=0,
+            random_state=self._seed * 1_000_003 + len(self._evaluations),
+        )
+        xs = [self._row(e.params) for e in self._evaluations]
+        ys = [-e.score for e in self._evaluations]
+        lie = min(ys)
+        xs += [self._row(p) for p in pending]
+        ys += [lie] * len(pending)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # skopt warns on repeated points; repeats are fine
+            optimizer.tell(xs, ys)
+        return optimizer
+
+    def _row(self, point: Point) -> list[ParamValue]:
+        return [point[name] for name in self._space.names]
+
+    def _point(self, row: Sequence[object]) -> Point:
+        point: Point = {}
+        for parameter, value in zip(self._space.parameters, row, strict=True):
+            if isinstance(parameter, ContinuousParameter):
+                point[parameter.name] = float(value)  # type: ignore[arg-type]
+            elif isinstance(parameter, IntegerParameter):
+                point[parameter.name] = int(value)  # type: ignore[call-overload]
+            else:
+                point[parameter.name] = str(value)
+        return point
+
+    def _key(self, point: Point) -> tuple[ParamValue, ...]:
+        return tuple(point[name] for name in self._space.names)

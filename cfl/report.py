@@ -1,0 +1,187 @@
+"""Campaign reports: a convergence plot, a CSV of every experiment, and a Markdown summary."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from cfl.campaign import Campaign
+from cfl.models import ExperimentStatus
+from cfl.space import CategoricalParameter
+
+__all__ = ["ReportFiles", "write_report"]
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """Where a report was written."""
+
+    plot: Path
+    table: Path
+    summary: Path
+
+
+def _plotted(campaign: Campaign) -> tuple[str, str]:
+    """What the convergence plot shows: the single optimised objective, else the score."""
+    weighted = [o for o in campaign.spec.objectives if o.weight > 0]
+    if len(weighted) == 1:
+        objective = weighted[0]
+        unit = f" ({objective.unit})" if objective.unit else ""
+        return objective.name, f"{objective.name}{unit}"
+    return "", "score (weighted sum of objectives)"
+
+
+def _value(campaign: Campaign, experiment_id: str, objective: str) -> float:
+    if objective:
+        return campaign.observations[experiment_id].values[objective]
+    return campaign.score_of(experiment_id)
+
+
+def write_convergence_plot(campaign: Campaign, path: Path) -> None:
+    """Each observation in design order, and the best so far by score."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    objective, label = _plotted(campaign)
+    observed = [e for e in campaign.experiments.values() if e.id in campaign.observations]
+    xs = [e.index for e in observed]
+    ys = [_value(campaign, e.id, objective) for e in observed]
+    best_x, best_y, best_score = [], [], None
+    for e in observed:
+        s = campaign.score_of(e.id)
+        if best_score is None or s > best_score:
+            best_score, best = s, _value(campaign, e.id, objective)
+        best_x.append(e.index)
+        best_y.append(best)
+    figure, axes = plt.subplots(figsize=(7, 4.2), dpi=120)
+    initial = [(x, y) for x, y, e in zip(xs, ys, observed, strict=True) if e.source == "initial"]
+    guided = [(x, y) for x, y, e in zip(xs, ys, observed, strict=True) if e.source != "initial"]
+    if initial:
+        axes.scatter(*zip(*initial), s=22, color="#9aa5b1", label="initial design")
+    if guided:
+        axes.scatter(*zip(*guided), s=22, color="#1f77b4", label="planner")
+    if best_x:
+        axes.step(best_x, best_y, where="post", color="#d62728", linewidth=2, label="best so far")
+    axes.set_xlabel("experiment")
+    axes.set_ylabel(label)
+    axes.set_title(f"{campaign.id}: convergence")
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower right")
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def write_experiment_table(campaign: Campaign, path: Path) -> None:
+    """One row per experiment: conditions, status, and every measured quantity."""
+    names = list(campaign.spec.space.names)
+    measured = sorted({k for o in campaign.observations.values() for k in o.values})
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            ["id", "round", "source", "status", "attempt", *names, *measured, "score", "tests",
+             "failure"]
+        )
+        for e in campaign.experiments.values():
+            observation = campaign.observations.get(e.id)
+            values = [observation.values.get(m, "") if observation else "" for m in measured]
+            writer.writerow([
+                e.id, e.round, e.source, e.status.value, e.attempt,
+                *(e.params[n] for n in names), *values,
+                campaign.score_of(e.id) if observation else "",
+                " ".join(e.tests), e.failure or "",
+            ])
+
+
+def _fmt(value: float | int | str) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def write_summary(
+    campaign: Campaign, path: Path, *, plot: Path, table: Path, head: tuple[int, str]
+) -> None:
+    """A Markdown summary a researcher can read and paste into a lab notebook."""
+    spec = campaign.spec
+    lines = [f"# Campaign {campaign.id}", "", f"**Goal.** {spec.goal.strip()}", ""]
+    counts = {s: len(campaign.with_status(s)) for s in ExperimentStatus}
+    state = (
+        f"finished ({campaign.finished.reason}: {campaign.finished.detail})"
+        if campaign.finished else "in progress"
+    )
+    lines += [
+        f"- Status: {state}",
+        f"- Experiments: {campaign.designed} designed of {spec.budget.experiments}; "
+        + ", ".join(f"{n} {s.value}" for s, n in counts.items() if n),
+        f"- Rounds completed: {campaign.rounds_completed}; lab time "
+        f"{campaign.lab_time_s / 3600:.2f} h",
+        f"- Lab: {spec.lab.name} ({', '.join(spec.lab.devices)}), {spec.lab.clock} clock",
+        f"- Ledger: {head[0]} records, verified; head `{head[1]}`",
+        "",
+        "## Search space",
+        "",
+        "| parameter | range | unit |",
+        "|---|---|---|",
+    ]
+    for p in spec.space.parameters:
+        if isinstance(p, CategoricalParameter):
+            lines.append(f"| {p.name} | {', '.join(p.levels)} | |")
+        else:
+            lines.append(f"| {p.name} | {p.low:g} to {p.high:g} | {p.unit or ''} |")
+    lines += ["", "## Best result", ""]
+    best = campaign.best()
+    if best is None:
+        lines.append("No experiment has been measured yet.")
+    else:
+        experiment, observation = best
+        lines.append(f"Experiment {experiment.id} (round {experiment.round}):")
+        lines.append("")
+        for name, value in experiment.params.items():
+            lines.append(f"- {name} = {_fmt(value)}")
+        for o in spec.objectives:
+            unit = f" {o.unit}" if o.unit else ""
+            lines.append(f"- **{o.name} = {observation.values[o.name]:.4g}{unit}** ({o.direction})")
+    lines += ["", f"![convergence]({plot.name})", "", "## Hypotheses", ""]
+    if not campaign.hypotheses:
+        lines.append("No hypotheses were proposed.")
+    else:
+        lines += [
+            "Each hypothesis was written to the ledger before the experiments that test it were "
+            "designed; only those experiments count as its evidence.",
+            "",
+            "| id | hypothesis | author | verdict | credence | evidence (n) | tested by |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for h in campaign.hypotheses.values():
+            testers = [e.id for e in campaign.experiments.values() if h.id in e.tests]
+            tested = f"{len(testers)} experiments" if testers else "none yet"
+            lines.append(
+                f"| {h.id} | {h.statement} | {h.author} | **{h.status.value}** | "
+                f"{h.credence:.3f} | {h.evidence_n} | {tested} |"
+            )
+    failed = campaign.with_status(ExperimentStatus.FAILED)
+    if failed:
+        lines += ["", "## Failed experiments", ""]
+        lines += [f"- {e.id}: {e.failure}" for e in failed]
+    lines += ["", "## Files", "", f"- `{table.name}`: every experiment with its measurements",
+              f"- `{plot.name}`: convergence plot", ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def write_report(campaign: Campaign, out: Path, *, head: tuple[int, str]) -> ReportFiles:
+    """Write the plot, the table and the summary into ``out`` (created if needed).
+
+    Args:
+        head: ``(seq, hash)`` of the campaign's verified ledger head, quoted in the summary so the
+            report can be matched to the record it came from.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    files = ReportFiles(
+        plot=out / "convergence.png", table=out / "experiments.csv", summary=out / "summary.md"
+    )
+    write_convergence_plot(campaign, files.plot)
+    write_experiment_table(campaign, files.table)
+    write_summary(campaign, files.summary, plot=files.plot, table=files.table, head=head)
+    return files

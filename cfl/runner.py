@@ -1,0 +1,79 @@
+"""Run a campaign from a spec: find or create it, build the lab, and drive the engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cfl.campaign import Campaign
+from cfl.clock import LabClock, run_on_clock
+from cfl.engine import Engine
+from cfl.errors import SpecError
+from cfl.hypotheses import HypothesisProposer
+from cfl.journal import Journal, Listener, human_actor
+from cfl.lab import Lab
+from cfl.planner import Planner
+from cfl.registry import PluginGroup, load_plugin
+from cfl.spec import CampaignSpec
+from cfl.store import Store
+
+__all__ = ["Started", "open_or_create", "run_campaign"]
+
+
+@dataclass(frozen=True)
+class Started:
+    """Which campaign a run is driving and whether it picked up an earlier one."""
+
+    journal: Journal
+    resumed: bool
+
+
+def _build(group: PluginGroup, name: str, spec: CampaignSpec, field: str) -> object:
+    factory = load_plugin(group, name)
+    from_spec = getattr(factory, "from_spec", None)
+    if from_spec is None:
+        raise SpecError(f"{name!r} in {group} has no from_spec(spec) constructor", field=field)
+    return from_spec(spec)
+
+
+def open_or_create(store: Store, spec: CampaignSpec, *, new: bool = False) -> Started:
+    """The newest unfinished campaign of this exact spec, or a new one.
+
+    Args:
+        new: Start a new campaign even if an unfinished one exists.
+    """
+    campaign_id = None if new else Journal.find_unfinished(store, spec)
+    if campaign_id is not None:
+        return Started(Journal.open(store, campaign_id), resumed=True)
+    return Started(Journal.create(store, spec, actor=human_actor()), resumed=False)
+
+
+def run_campaign(journal: Journal, *, listener: Listener | None = None) -> Campaign:
+    """Drive a campaign to its end on its lab (see :class:`cfl.engine.Engine`).
+
+    Raises:
+        SpecError: the lab, planner or co-scientist cannot be built.
+    """
+    spec = journal.campaign.spec
+    clock = LabClock(start_s=journal.campaign.lab_time_s)
+    planner = _build("cfl.planners", spec.planner, spec, "planner")
+    if not isinstance(planner, Planner):
+        raise SpecError(f"{spec.planner!r} does not implement Planner", field="planner")
+    proposer = None
+    if spec.coscientist is not None:
+        proposer = _build("cfl.agents", spec.coscientist, spec, "coscientist")
+        if not isinstance(proposer, HypothesisProposer):
+            raise SpecError(
+                f"{spec.coscientist!r} does not implement HypothesisProposer", field="coscientist"
+            )
+    if listener is not None:
+        journal.subscribe(listener)
+
+    async def main() -> Campaign:
+        lab = Lab.build(spec.lab, clock=clock, seed=spec.seed)
+        engine = Engine(
+            journal=journal, devices=dict(lab.devices), planner=planner, proposer=proposer,
+            clock=clock,
+        )
+        return await engine.run()
+
+    return run_on_clock(main, clock=clock, kind=spec.lab.clock)

@@ -1,0 +1,28 @@
+"""Settings from the environment (``CFL_*``), read when asked for, never at import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Where CFL keeps its data.
+
+    ``CFL_HOME`` is the working folder (default ``.cfl`` in the current directory);
+    ``CFL_DATABASE_URL`` selects the store (default: an SQLite file in ``CFL_HOME``), e.g.
+    ``postgresql://cfl@127.0.0.1:5432/cfl``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CFL_", extra="ignore")
+
+    home: Path = Path(".cfl")
+    database_url: str | None = None
+
+    @property
+    def store_url(self) -> str:
+        """The database URL to open."""
+        return self.database_url or f"sqlite:///{self.home / 'cfl.db'}"

@@ -1,0 +1,1 @@
+"""Simulated instruments: each behaves like its real counterpart, on the lab clock."""
