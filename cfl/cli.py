@@ -81,6 +81,8 @@ def run(
     spec_path: Annotated[Path, typer.Argument(metavar="SPEC", help="Campaign spec (YAML).")],
     new: Annotated[bool, typer.Option("--new", help="Start a new campaign even if an "
                                       "unfinished one of this spec exists.")] = False,
+    report_after: Annotated[bool, typer.Option("--report", help="Write the report to "
+                                               "reports/CAMPAIGN when the run ends.")] = False,
 ) -> None:
     """Run a campaign; running the same spec again resumes it where it stopped."""
     try:
@@ -117,6 +119,11 @@ def run(
     except CFLError as exc:
         _fail(exc)
     _print_outcome(final)
+    if report_after:
+        files = write_report(final, Path("reports") / final.id, head=started.journal.head)
+        console.print(f"Report: {files.summary}, {files.table}, {files.plot}")
+    else:
+        console.print(f"Report: cfl report {final.id}")
 
 
 def _print_outcome(campaign: Campaign) -> None:
@@ -134,7 +141,6 @@ def _print_outcome(campaign: Campaign) -> None:
         console.print(
             f"  {h.id} ({h.status.value}, credence {h.credence:.2f}) {h.statement}", markup=False
         )
-    console.print(f"Report: cfl report {campaign.id}")
 
 
 @app.command()
