@@ -22,6 +22,7 @@ and judges it on those experiments alone (:mod:`cfl.evidence`).
 from __future__ import annotations
 
 import warnings
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -30,8 +31,15 @@ from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
 from cfl.hypotheses import HypothesisDraft, ProposalContext
 from cfl.models import BestLevel, ExperimentStatus, Trend
-from cfl.space import CategoricalParameter, ContinuousParameter, Point, SearchSpace
-from cfl.spec import CampaignSpec
+from cfl.space import (
+    CategoricalParameter,
+    ContinuousParameter,
+    IntegerParameter,
+    Parameter,
+    Point,
+    SearchSpace,
+)
+from cfl.spec import CampaignSpec, Objective
 
 __all__ = ["OfflineCoScientist"]
 
@@ -81,8 +89,9 @@ class OfflineCoScientist:
 
     author = f"agent:offline-coscientist@{VERSION}"
 
-    def __init__(self, *, seed: int, grid: int = 11, min_effect: float = 0.15,
-                 per_round: int = 2) -> None:
+    def __init__(
+        self, *, seed: int, grid: int = 11, min_effect: float = 0.15, per_round: int = 2
+    ) -> None:
         self._seed = seed
         self._grid = grid
         self._min_effect = min_effect
@@ -110,8 +119,7 @@ class OfflineCoScientist:
                 continue
             model = self._fit(x, y)
             for parameter in space.parameters:
-                candidate = self._candidate(space, parameter, points, model, objective.name,
-                                            objective.unit, spread, len(done))
+                candidate = self._candidate(space, parameter, points, model, objective, spread)
                 if candidate is not None:
                     drafts.append(candidate)
         drafts.sort(key=lambda item: -item[0])
@@ -130,62 +138,106 @@ class OfflineCoScientist:
         return model
 
     def _candidate(
-        self, space: SearchSpace, parameter: object, points: list[Point],
-        model: GaussianProcessRegressor, objective: str, unit: str | None, spread: float,
-        n: int,
+        self,
+        space: SearchSpace,
+        parameter: Parameter,
+        points: list[Point],
+        model: GaussianProcessRegressor,
+        objective: Objective,
+        spread: float,
     ) -> tuple[float, HypothesisDraft] | None:
+        """The strongest hypothesis about ``parameter``'s effect, with its size, if any."""
         if isinstance(parameter, CategoricalParameter):
-            means = {
-                level: self._partial_dependence(space, model, points, parameter.name, level)
-                for level in parameter.levels
-            }
-            ranked = sorted(means, key=lambda level: -means[level])
-            effect = means[ranked[0]] - means[ranked[1]]
-            if effect < self._min_effect * spread:
-                return None
-            return effect, HypothesisDraft(
-                statement=f"{parameter.name}={ranked[0]} gives the highest {objective} of its levels",
-                kind="effect",
-                prediction=BestLevel(objective=objective, variable=parameter.name, level=ranked[0]),
-                rationale=(
-                    f"Partial dependence of a GP fitted to {n} experiments puts {ranked[0]} "
-                    f"{effect:.3g} above the runner-up {ranked[1]}."
-                ),
-                author=self.author,
-            )
-        assert isinstance(parameter, ContinuousParameter) or hasattr(parameter, "low")
-        low, high = float(parameter.low), float(parameter.high)  # type: ignore[attr-defined]
-        grid = np.linspace(low, high, self._grid)
-        if isinstance(parameter, ContinuousParameter) and parameter.log_scale:
-            grid = np.geomspace(low, high, self._grid)
-        curve = np.array([
-            self._partial_dependence(space, model, points, parameter.name, float(v)) for v in grid
-        ])
-        start, end, sign = _longest_monotone_run(curve)
+            return self._best_level(space, parameter, points, model, objective, spread)
+        return self._trend(space, parameter, points, model, objective, spread)
+
+    def _best_level(
+        self,
+        space: SearchSpace,
+        parameter: CategoricalParameter,
+        points: list[Point],
+        model: GaussianProcessRegressor,
+        objective: Objective,
+        spread: float,
+    ) -> tuple[float, HypothesisDraft] | None:
+        sign = 1.0 if objective.direction == "maximize" else -1.0
+        means = {
+            level: sign * self._partial_dependence(space, model, points, parameter.name, level)
+            for level in parameter.levels
+        }
+        ranked = sorted(means, key=lambda level: -means[level])
+        effect = means[ranked[0]] - means[ranked[1]]
+        if effect < self._min_effect * spread:
+            return None
+        best = "highest" if sign > 0 else "lowest"
+        return effect, HypothesisDraft(
+            statement=(
+                f"{parameter.name}={ranked[0]} gives the {best} {objective.name} of its levels"
+            ),
+            kind="effect",
+            prediction=BestLevel(
+                objective=objective.name, variable=parameter.name, level=ranked[0]
+            ),
+            rationale=(
+                f"Partial dependence of a GP fitted to {len(points)} experiments puts "
+                f"{ranked[0]} {effect:.3g} ahead of the runner-up {ranked[1]}."
+            ),
+            author=self.author,
+        )
+
+    def _trend(
+        self,
+        space: SearchSpace,
+        parameter: ContinuousParameter | IntegerParameter,
+        points: list[Point],
+        model: GaussianProcessRegressor,
+        objective: Objective,
+        spread: float,
+    ) -> tuple[float, HypothesisDraft] | None:
+        low, high = float(parameter.low), float(parameter.high)
+        log_scale = isinstance(parameter, ContinuousParameter) and parameter.log_scale
+        grid = (
+            np.geomspace(low, high, self._grid) if log_scale else np.linspace(low, high, self._grid)
+        )
+        curve = np.array(
+            [self._partial_dependence(space, model, points, parameter.name, float(v)) for v in grid]
+        )
+        start, end, direction = _longest_monotone_run(curve)
         effect = abs(float(curve[end] - curve[start]))
         if effect < self._min_effect * spread:
             return None
-        name = parameter.name  # type: ignore[attr-defined]
-        unit_text = f" {parameter.unit}" if getattr(parameter, "unit", None) else ""  # type: ignore[attr-defined]
+        sign: Literal[1, -1] = 1 if direction > 0 else -1
+        unit = f" {parameter.unit}" if parameter.unit else ""
+        objective_unit = f" {objective.unit}" if objective.unit else ""
         verb = "rises" if sign > 0 else "falls"
         return effect, HypothesisDraft(
             statement=(
-                f"{objective} {verb} with {name} over {grid[start]:.3g}-{grid[end]:.3g}{unit_text}"
+                f"{objective.name} {verb} with {parameter.name} over "
+                f"{grid[start]:.3g}-{grid[end]:.3g}{unit}"
             ),
             kind="effect",
-            prediction=Trend(objective=objective, variable=name, sign=sign,
-                             low=float(grid[start]), high=float(grid[end])),
+            prediction=Trend(
+                objective=objective.name,
+                variable=parameter.name,
+                sign=sign,
+                low=float(grid[start]),
+                high=float(grid[end]),
+            ),
             rationale=(
-                f"Partial dependence of a GP fitted to {n} experiments changes by "
-                f"{curve[end] - curve[start]:+.3g}{' ' + unit if unit else ''} over this range, "
-                f"{effect / spread:.0%} of the observed spread of {objective}."
+                f"Partial dependence of a GP fitted to {len(points)} experiments changes by "
+                f"{curve[end] - curve[start]:+.3g}{objective_unit} over this range, "
+                f"{effect / spread:.0%} of the observed spread of {objective.name}."
             ),
             author=self.author,
         )
 
     def _partial_dependence(
-        self, space: SearchSpace, model: GaussianProcessRegressor, points: list[Point],
-        variable: str, value: float | str,
+        self,
+        space: SearchSpace,
+        model: GaussianProcessRegressor,
+        points: list[Point],
+        variable: str,
+        value: float | str,
     ) -> float:
         grid_points = [{**p, variable: value} for p in points]
         return float(np.mean(model.predict(_encode(space, grid_points))))

@@ -2,7 +2,8 @@
 
 CFL only ever sees noisy HPLC readings; this check re-evaluates the conditions CFL found best on
 the noiseless kinetic model and divides by the best yield attainable anywhere in the box. The
-demo's figure is that ratio (goal: at least 90 %). Run after ``cfl run examples/snar/campaign.yaml``::
+demo's figure is that ratio (goal: at least 90 %). Run it after
+``cfl run examples/snar/campaign.yaml``::
 
     python -m benchmarks.demo_check [CAMPAIGN]
 
@@ -50,14 +51,18 @@ def measure(campaign: Campaign) -> DemoFigure:
     experiment, observation = best
     p = experiment.params
     conditions = SnarConditions(
-        residence_time_min=float(p["residence_time"]), equivalents=float(p["equivalents"]),
-        concentration_m=float(p["concentration"]), temperature_c=float(p["temperature"]),
+        residence_time_min=float(p["residence_time"]),
+        equivalents=float(p["equivalents"]),
+        concentration_m=float(p["concentration"]),
+        temperature_c=float(p["temperature"]),
     )
     truth = snar_figures(simulate_snar(conditions), conditions).yield_pct
     attainable, _ = best_attainable_yield()
     return DemoFigure(
-        campaign=campaign.id, experiments=len(campaign.observations),
-        measured_yield=observation.values["yield"], true_yield=truth,
+        campaign=campaign.id,
+        experiments=len(campaign.observations),
+        measured_yield=observation.values["yield"],
+        true_yield=truth,
         attainable_yield=attainable,
     )
 

@@ -75,7 +75,8 @@ class Bench:
             where = f"held by {sample.held_by}" if sample.held_by else f"at {sample.location}"
             raise DeviceFault(
                 f"{robot} cannot pick {sample_id} at {location}: the sample is {where}",
-                device=robot, command="pick",
+                device=robot,
+                command="pick",
             )
         sample.held_by = robot
         return sample
@@ -89,29 +90,37 @@ class Bench:
         sample = self.sample(sample_id)
         if sample.held_by != robot:
             raise DeviceFault(
-                f"{robot} cannot place {sample_id}: it is not holding it", device=robot,
+                f"{robot} cannot place {sample_id}: it is not holding it",
+                device=robot,
                 command="place",
             )
         if location not in self._capacity:
             raise DeviceFault(
                 f"{robot} cannot place {sample_id} at unknown location {location!r}",
-                device=robot, command="place",
+                device=robot,
+                command="place",
             )
         capacity = self._capacity[location]
         if capacity is not None and len(self.occupants(location)) >= capacity:
             raise DeviceFault(
                 f"{robot} cannot place {sample_id} at {location}: it already holds "
-                f"{self.occupants(location)}", device=robot, command="place",
+                f"{self.occupants(location)}",
+                device=robot,
+                command="place",
             )
         sample.held_by = None
         sample.location = location
 
-    def require_at(self, sample_id: str, location: str, *, device: str, command: str) -> BenchSample:
+    def require_at(
+        self, sample_id: str, location: str, *, device: str, command: str
+    ) -> BenchSample:
         """The sample, after checking it sits at ``location`` (an instrument's own station)."""
         sample = self.sample(sample_id)
         if sample.held_by is not None or sample.location != location:
             raise DeviceFault(
                 f"{device} cannot {command} {sample_id}: it is not in the instrument "
-                f"(it is at {sample.held_by or sample.location})", device=device, command=command,
+                f"(it is at {sample.held_by or sample.location})",
+                device=device,
+                command=command,
             )
         return sample

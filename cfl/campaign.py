@@ -173,10 +173,10 @@ class Campaign:
                     update={"status": ExperimentStatus.DONE}
                 )
             case HypothesisAssessed(hypothesis=hid):
-                h = self.hypotheses.get(hid)
-                if h is None:
+                assessed = self.hypotheses.get(hid)
+                if assessed is None:
                     raise CFLError(f"no hypothesis {hid}")
-                self.hypotheses[hid] = h.model_copy(
+                self.hypotheses[hid] = assessed.model_copy(
                     update={
                         "status": event.status,
                         "credence": event.credence,

@@ -21,8 +21,9 @@ def canonical_json(value: Any) -> str:
     Raises:
         ValueError: ``value`` holds NaN, infinity, or something JSON cannot carry.
     """
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
 
 
 def sha256_hex(text: str) -> str:

@@ -12,7 +12,14 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from cfl.campaign import Campaign
@@ -29,7 +36,9 @@ from cfl.store import Store
 __all__ = ["app", "main"]
 
 app = typer.Typer(
-    name="cfl", no_args_is_help=True, add_completion=False,
+    name="cfl",
+    no_args_is_help=True,
+    add_completion=False,
     help="CFL: a self-driving-lab orchestrator with an AI co-scientist in the loop.",
 )
 ledger_app = typer.Typer(no_args_is_help=True, help="Inspect the tamper-evident record.")
@@ -64,14 +73,16 @@ def _best_text(campaign: Campaign) -> str:
 class _ProgressView:
     """Keeps a rich progress bar in step with the journal."""
 
-    def __init__(self, progress: Progress, task: int, devices: int) -> None:
+    def __init__(self, progress: Progress, task: TaskID, devices: int) -> None:
         self._progress, self._task, self._devices = progress, task, devices
 
     def __call__(self, campaign: Campaign, _record: Record) -> None:
         finished = sum(1 for e in campaign.experiments.values() if e.status.finished)
         self._progress.update(
-            self._task, completed=finished,
-            round=campaign.current_round, best=_best_text(campaign),
+            self._task,
+            completed=finished,
+            round=campaign.current_round,
+            best=_best_text(campaign),
             busy=f"{len(campaign.busy_devices)}/{self._devices}",
         )
 
@@ -79,10 +90,16 @@ class _ProgressView:
 @app.command()
 def run(
     spec_path: Annotated[Path, typer.Argument(metavar="SPEC", help="Campaign spec (YAML).")],
-    new: Annotated[bool, typer.Option("--new", help="Start a new campaign even if an "
-                                      "unfinished one of this spec exists.")] = False,
-    report_after: Annotated[bool, typer.Option("--report", help="Write the report to "
-                                               "reports/CAMPAIGN when the run ends.")] = False,
+    new: Annotated[
+        bool,
+        typer.Option(
+            "--new", help="Start a new campaign even if an unfinished one of this spec exists."
+        ),
+    ] = False,
+    report_after: Annotated[
+        bool,
+        typer.Option("--report", help="Write the report to reports/CAMPAIGN when the run ends."),
+    ] = False,
 ) -> None:
     """Run a campaign; running the same spec again resumes it where it stopped."""
     try:
@@ -102,14 +119,23 @@ def run(
     if spec.coscientist == "offline":
         console.print("Co-scientist: offline, data-driven (no LLM endpoint is configured).")
     progress = Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("round {task.fields[round]}  best {task.fields[best]}  "
-                   "devices busy {task.fields[busy]}"),
-        TimeElapsedColumn(), console=console, transient=False,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(
+            "round {task.fields[round]}  best {task.fields[best]}  devices busy {task.fields[busy]}"
+        ),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
     )
     task = progress.add_task(
-        "experiments", total=spec.budget.experiments, completed=done,
-        round=campaign.current_round, best=_best_text(campaign), busy=f"0/{len(spec.lab.devices)}",
+        "experiments",
+        total=spec.budget.experiments,
+        completed=done,
+        round=campaign.current_round,
+        best=_best_text(campaign),
+        busy=f"0/{len(spec.lab.devices)}",
     )
     try:
         with progress:
@@ -131,7 +157,7 @@ def _print_outcome(campaign: Campaign) -> None:
         console.print(f"Finished: {campaign.finished.detail}.")
     best = campaign.best()
     if best is not None:
-        experiment, observation = best
+        experiment = best[0]
         conditions = ", ".join(
             f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
             for k, v in experiment.params.items()
@@ -188,13 +214,15 @@ def _status_all(store: Store) -> None:
 def _status_one(campaign: Campaign) -> None:
     spec = campaign.spec
     state = (
-        f"finished: {campaign.finished.detail}" if campaign.finished
+        f"finished: {campaign.finished.detail}"
+        if campaign.finished
         else "not finished (running, or interrupted: `cfl run` the spec again to resume)"
     )
     console.print(f"[bold]{campaign.id}[/]  {state}")
     counts = {s.value: len(campaign.with_status(s)) for s in ExperimentStatus}
     console.print(
-        "experiments: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+        "experiments: "
+        + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
         + f" (budget {spec.budget.experiments}); rounds completed {campaign.rounds_completed}; "
         f"lab time {campaign.lab_time_s / 3600:.2f} h; best {_best_text(campaign)}"
     )
@@ -210,16 +238,16 @@ def _status_one(campaign: Campaign) -> None:
         for column in ("id", "hypothesis", "verdict", "credence", "n"):
             table.add_column(column)
         for h in campaign.hypotheses.values():
-            table.add_row(h.id, h.statement, h.status.value, f"{h.credence:.3f}",
-                          str(h.evidence_n))
+            table.add_row(h.id, h.statement, h.status.value, f"{h.credence:.3f}", str(h.evidence_n))
         console.print(table)
 
 
 @app.command()
 def report(
     campaign_id: Annotated[str, typer.Argument(metavar="CAMPAIGN")],
-    out: Annotated[Path | None, typer.Option(help="Folder for the report "
-                                             "(default: reports/CAMPAIGN).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the report (default: reports/CAMPAIGN).")
+    ] = None,
 ) -> None:
     """Write a convergence plot (PNG), the experiments (CSV) and a summary (Markdown)."""
     try:
@@ -233,8 +261,9 @@ def report(
 
 @ledger_app.command("verify")
 def ledger_verify(
-    campaign_id: Annotated[str | None, typer.Argument(metavar="[CAMPAIGN]",
-                                                      help="Only this campaign.")] = None,
+    campaign_id: Annotated[
+        str | None, typer.Argument(metavar="[CAMPAIGN]", help="Only this campaign.")
+    ] = None,
 ) -> None:
     """Check every record's hash and chain link; exit 3 naming the first bad record."""
     try:

@@ -26,16 +26,14 @@ T = TypeVar("T")
 ClockKind = Literal["virtual", "wall"]
 
 
-class _VirtualSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+class _VirtualSelector(selectors.DefaultSelector):
     """A selector that turns "block for t seconds" into "advance virtual time by t"."""
 
     def __init__(self, start_s: float) -> None:
         super().__init__()
         self.now = start_s
 
-    def select(
-        self, timeout: float | None = None
-    ) -> list[tuple[selectors.SelectorKey, int]]:
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         ready = super().select(0)
         if ready:
             return ready
@@ -83,9 +81,7 @@ class LabClock:
         await asyncio.sleep(max(0.0, seconds))
 
 
-def run_on_clock(
-    main: Callable[[], Awaitable[T]], *, clock: LabClock, kind: ClockKind
-) -> T:
+def run_on_clock(main: Callable[[], Awaitable[T]], *, clock: LabClock, kind: ClockKind) -> T:
     """Run ``main()`` to completion on a fresh event loop of the given kind.
 
     Args:

@@ -1,7 +1,7 @@
 """What CFL asks of a device: small capability protocols, and how a driver is built.
 
-A device is any object; what it can do is the set of protocols it satisfies. The executor narrows
-a device to the capability a step needs with :func:`check_supports` before calling it, so a
+A device is any object; what it can do is the set of protocols it satisfies. The executor checks
+a device against the capability a step needs before calling it (:func:`unsupported`), so a
 misconfigured lab fails with a message naming the device and the missing capability rather than
 an ``AttributeError`` deep in a run. Methods are coroutines: devices wait on the lab clock, which
 lets a simulated lab run on virtual time and a real one on the wall clock, unchanged.
@@ -32,11 +32,9 @@ __all__ = [
     "Reacts",
     "Reading",
     "Transfers",
-    "check_supports",
     "parse_options",
+    "unsupported",
 ]
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -113,24 +111,24 @@ class DeviceContext:
         return np.random.default_rng(int.from_bytes(digest[:8], "big"))
 
 
-def check_supports(device: object, capability: type[T], *, name: str) -> T:
-    """Return ``device`` typed as ``capability``, or fail naming what is missing.
+def unsupported(device: object, capability: type, *, name: str) -> SpecError:
+    """The error for a device asked to do what it cannot; callers ``raise`` it.
 
-    Raises:
-        SpecError: the device does not implement the capability.
+    Checking with ``isinstance(device, Capability)`` at the call site narrows the type for the
+    checker, and this keeps the message the same everywhere.
     """
-    if not isinstance(device, capability):
-        raise SpecError(
-            f"device {name!r} ({type(device).__name__}) cannot do this step: it does not "
-            f"implement {capability.__name__}; assign the step's role to a device that does"
-        )
-    return device
+    return SpecError(
+        f"device {name!r} ({type(device).__name__}) cannot do this step: it does not "
+        f"implement {capability.__name__}; assign the step's role to a device that does"
+    )
 
 
-O = TypeVar("O", bound=BaseModel)
+OptionsT = TypeVar("OptionsT", bound=BaseModel)
 
 
-def parse_options(model: type[O], options: Mapping[str, JsonValue], *, device: str) -> O:
+def parse_options(
+    model: type[OptionsT], options: Mapping[str, JsonValue], *, device: str
+) -> OptionsT:
     """Validate a device's ``options`` from the lab file into the driver's own model.
 
     Raises:

@@ -14,8 +14,10 @@ import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
+from pydantic import JsonValue
+
 from cfl.clock import LabClock
-from cfl.devices import Measures, Reacts, Reading, Transfers, check_supports
+from cfl.devices import Measures, Reacts, Reading, Transfers, unsupported
 from cfl.errors import CFLError, DeviceError, DeviceFault, SafetyInterlock, SpecError
 from cfl.events import (
     ExperimentFailed,
@@ -47,21 +49,29 @@ Handler = Callable[[object, StepContext], Awaitable[Reading | None]]
 
 
 async def _pick(device: object, ctx: StepContext) -> None:
-    assert ctx.at is not None
-    await check_supports(device, Transfers, name=ctx.device).pick(ctx.sample, ctx.at)
+    if not isinstance(device, Transfers):
+        raise unsupported(device, Transfers, name=ctx.device)
+    assert ctx.at is not None  # validate_protocol requires ``at`` for transfers
+    await device.pick(ctx.sample, ctx.at)
 
 
 async def _place(device: object, ctx: StepContext) -> None:
+    if not isinstance(device, Transfers):
+        raise unsupported(device, Transfers, name=ctx.device)
     assert ctx.at is not None
-    await check_supports(device, Transfers, name=ctx.device).place(ctx.sample, ctx.at)
+    await device.place(ctx.sample, ctx.at)
 
 
 async def _react(device: object, ctx: StepContext) -> None:
-    await check_supports(device, Reacts, name=ctx.device).react(ctx.sample, ctx.params)
+    if not isinstance(device, Reacts):
+        raise unsupported(device, Reacts, name=ctx.device)
+    await device.react(ctx.sample, ctx.params)
 
 
 async def _measure(device: object, ctx: StepContext) -> Reading:
-    return await check_supports(device, Measures, name=ctx.device).measure(ctx.sample)
+    if not isinstance(device, Measures):
+        raise unsupported(device, Measures, name=ctx.device)
+    return await device.measure(ctx.sample)
 
 
 HANDLERS: Mapping[str, Handler] = {
@@ -94,13 +104,17 @@ class Dispatcher:
         """Run one queued experiment to ``done`` or ``failed``."""
         eid, attempt, sample = experiment.id, experiment.attempt, experiment.sample
         self._journal.write(
-            "cfl", ExperimentStarted(
-                lab_time_s=self._clock.now(), experiment=eid, attempt=attempt, sample=sample,
-            )
+            "cfl",
+            ExperimentStarted(
+                lab_time_s=self._clock.now(),
+                experiment=eid,
+                attempt=attempt,
+                sample=sample,
+            ),
         )
         bindings: dict[str, str] = {}
         values: dict[str, float] = {}
-        raw: dict[str, object] = {}
+        raw: dict[str, JsonValue] = {}
         measured_by: str | None = None
         current: str | None = None
         try:
@@ -115,18 +129,32 @@ class Dispatcher:
                 at = None if step.at is None else bindings.get(step.at, step.at)
                 started = self._clock.now()
                 self._journal.write(
-                    "cfl", StepDispatched(
-                        lab_time_s=started, experiment=eid, attempt=attempt, step=index,
-                        command=step.command, role=step.role, device=current, at=at,
-                    )
+                    "cfl",
+                    StepDispatched(
+                        lab_time_s=started,
+                        experiment=eid,
+                        attempt=attempt,
+                        step=index,
+                        command=step.command,
+                        role=step.role,
+                        device=current,
+                        at=at,
+                    ),
                 )
-                context = StepContext(device=current, sample=sample, at=at, params=experiment.params)
+                context = StepContext(
+                    device=current, sample=sample, at=at, params=experiment.params
+                )
                 reading = await self._call(step.command, current, context)
                 self._journal.write(
-                    f"device:{current}", StepCompleted(
-                        lab_time_s=self._clock.now(), experiment=eid, attempt=attempt,
-                        step=index, device=current, duration_s=self._clock.now() - started,
-                    )
+                    f"device:{current}",
+                    StepCompleted(
+                        lab_time_s=self._clock.now(),
+                        experiment=eid,
+                        attempt=attempt,
+                        step=index,
+                        device=current,
+                        duration_s=self._clock.now() - started,
+                    ),
                 )
                 if reading is not None:
                     values.update(self._checked(reading, current))
@@ -137,11 +165,15 @@ class Dispatcher:
             if measured_by is None or missing:
                 raise DeviceFault(
                     f"no reading of objectives {missing} after the protocol ran; check which "
-                    "instrument measures them", device=measured_by or "-",
+                    "instrument measures them",
+                    device=measured_by or "-",
                 )
             observation = Observation(
-                experiment=eid, values=values, device=measured_by,
-                lab_time_s=self._clock.now(), raw=raw,  # type: ignore[arg-type]
+                experiment=eid,
+                values=values,
+                device=measured_by,
+                lab_time_s=self._clock.now(),
+                raw=raw,
             )
             self._journal.write(
                 f"device:{measured_by}",
@@ -150,10 +182,15 @@ class Dispatcher:
         except (DeviceError, SafetyInterlock, SpecError) as exc:
             device = exc.device if isinstance(exc, (DeviceError, SafetyInterlock)) else current
             self._journal.write(
-                "cfl", ExperimentFailed(
-                    lab_time_s=self._clock.now(), experiment=eid, attempt=attempt,
-                    reason=str(exc), error=type(exc).__name__, device=device,
-                )
+                "cfl",
+                ExperimentFailed(
+                    lab_time_s=self._clock.now(),
+                    experiment=eid,
+                    attempt=attempt,
+                    reason=str(exc),
+                    error=type(exc).__name__,
+                    device=device,
+                ),
             )
         finally:
             for device_name in bindings.values():
@@ -167,7 +204,8 @@ class Dispatcher:
             raise
         except Exception as exc:
             raise DeviceFault(
-                f"{device} failed in {command}: {type(exc).__name__}: {exc}", device=device,
+                f"{device} failed in {command}: {type(exc).__name__}: {exc}",
+                device=device,
                 command=command,
             ) from exc
 
@@ -179,7 +217,8 @@ class Dispatcher:
             if not math.isfinite(number):
                 raise DeviceFault(
                     f"{device} reported {name}={value}, which is not a finite number",
-                    device=device, command="measure",
+                    device=device,
+                    command="measure",
                 )
             values[name] = number
         return values

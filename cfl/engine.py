@@ -13,14 +13,17 @@ starts a campaign and resumes one that was killed at any point:
 from __future__ import annotations
 
 import asyncio
+
 from cfl.campaign import Campaign, score
 from cfl.clock import LabClock
 from cfl.dispatcher import Dispatcher
 from cfl.events import (
     CampaignFinished,
     CampaignResumed,
+    Event,
     ExperimentDesigned,
     ExperimentRequeued,
+    FinishReason,
     HypothesisAssessed,
     HypothesisProposed,
     RoundCompleted,
@@ -62,7 +65,10 @@ class Engine:
         self._clock = clock
         self.pool = DevicePool(spec.lab.roles)
         self._dispatcher = Dispatcher(
-            devices=devices, pool=self.pool, journal=journal, clock=clock,
+            devices=devices,
+            pool=self.pool,
+            journal=journal,
+            clock=clock,
             objectives=tuple(o.name for o in spec.objectives),
         )
         self._ingested: set[str] = set()
@@ -92,7 +98,8 @@ class Engine:
                     self._finish("no-suggestions", "the planner proposed nothing new")
                     break
             queued = [
-                self.campaign.experiments[e.id] for e in batch
+                self.campaign.experiments[e.id]
+                for e in batch
                 if self.campaign.experiments[e.id].status == ExperimentStatus.QUEUED
             ]
             await asyncio.gather(*(self._dispatcher.run(e) for e in queued))
@@ -104,9 +111,11 @@ class Engine:
     def _recover(self) -> None:
         running = self.campaign.with_status(ExperimentStatus.RUNNING)
         now = self._clock.now()
-        events = [
+        events: list[Event] = [
             ExperimentRequeued(
-                lab_time_s=now, experiment=e.id, attempt=e.attempt + 1,
+                lab_time_s=now,
+                experiment=e.id,
+                attempt=e.attempt + 1,
                 reason="the previous run was interrupted mid-protocol; its sample is discarded",
             )
             for e in running
@@ -118,9 +127,9 @@ class Engine:
     def _ingest(self) -> None:
         campaign = self.campaign
         new = [eid for eid in campaign.observations if eid not in self._ingested]
-        self._planner.ingest([
-            Evaluation(campaign.experiments[eid].params, campaign.score_of(eid)) for eid in new
-        ])
+        self._planner.ingest(
+            [Evaluation(campaign.experiments[eid].params, campaign.score_of(eid)) for eid in new]
+        )
         self._ingested.update(new)
 
     def _hypothesize(self) -> None:
@@ -139,12 +148,16 @@ class Engine:
                 continue
             hypothesis = Hypothesis(
                 id=f"H{len(self.campaign.hypotheses) + 1:02d}",
-                statement=draft.statement, kind=draft.kind, prediction=draft.prediction,
-                rationale=draft.rationale, author=draft.author,
+                statement=draft.statement,
+                kind=draft.kind,
+                prediction=draft.prediction,
+                rationale=draft.rationale,
+                author=draft.author,
                 registered_after=campaign.designed,
             )
             self._journal.write(
-                draft.author, HypothesisProposed(lab_time_s=self._clock.now(), hypothesis=hypothesis)
+                draft.author,
+                HypothesisProposed(lab_time_s=self._clock.now(), hypothesis=hypothesis),
             )
 
     def _design(self, round_number: int) -> list[Experiment]:
@@ -156,14 +169,19 @@ class Engine:
         experiments = []
         for offset, point in enumerate(points):
             index = campaign.designed + offset + 1
-            experiments.append(Experiment(
-                id=f"E{index:04d}", index=index, round=round_number,
-                params=spec.space.coerce(point), protocol=spec.protocol,
-                source="initial" if index <= spec.initial_design else "planner",
-                tests=tuple(
-                    h.id for h in campaign.hypotheses.values() if tested_by(h.prediction, point)
-                ),
-            ))
+            experiments.append(
+                Experiment(
+                    id=f"E{index:04d}",
+                    index=index,
+                    round=round_number,
+                    params=spec.space.coerce(point),
+                    protocol=spec.protocol,
+                    source="initial" if index <= spec.initial_design else "planner",
+                    tests=tuple(
+                        h.id for h in campaign.hypotheses.values() if tested_by(h.prediction, point)
+                    ),
+                )
+            )
         now = self._clock.now()
         self._journal.write(
             f"planner:{spec.planner}",
@@ -184,11 +202,16 @@ class Engine:
                 or result.evidence_n != hypothesis.evidence_n
             )
             if changed:
-                assessments.append(HypothesisAssessed(
-                    lab_time_s=now, hypothesis=hypothesis.id, status=result.status,
-                    credence=round(result.credence, 6), evidence_n=result.evidence_n,
-                    statistics={k: round(v, 6) for k, v in result.statistics.items()},
-                ))
+                assessments.append(
+                    HypothesisAssessed(
+                        lab_time_s=now,
+                        hypothesis=hypothesis.id,
+                        status=result.status,
+                        credence=round(result.credence, 6),
+                        evidence_n=result.evidence_n,
+                        statistics={k: round(v, 6) for k, v in result.statistics.items()},
+                    )
+                )
         best = campaign.best()
         best_score = None if best is None else score(campaign.spec, best[1].values)
         self._journal.write("cfl:evidence", *assessments)
@@ -198,7 +221,7 @@ class Engine:
 
     # -- stopping -----------------------------------------------------------------------------
 
-    def _stop_reason(self) -> tuple[str, str] | None:
+    def _stop_reason(self) -> tuple[FinishReason, str] | None:
         campaign = self.campaign
         spec = campaign.spec
         target = spec.stop.target
@@ -221,9 +244,12 @@ class Engine:
                 return "patience", f"no better score in the last {patience} rounds"
         return None
 
-    def _finish(self, reason: str, detail: str) -> None:
+    def _finish(self, reason: FinishReason, detail: str) -> None:
         self._journal.write(
-            "cfl", CampaignFinished(
-                lab_time_s=self._clock.now(), reason=reason, detail=detail,  # type: ignore[arg-type]
-            )
+            "cfl",
+            CampaignFinished(
+                lab_time_s=self._clock.now(),
+                reason=reason,
+                detail=detail,
+            ),
         )

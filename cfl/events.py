@@ -25,6 +25,7 @@ __all__ = [
     "ExperimentFailed",
     "ExperimentRequeued",
     "ExperimentStarted",
+    "FinishReason",
     "HypothesisAssessed",
     "HypothesisProposed",
     "ObservationRecorded",
@@ -131,18 +132,31 @@ class RoundCompleted(Event):
     best_score: float | None
 
 
+FinishReason = Literal["budget", "target", "patience", "no-suggestions"]
+
+
 class CampaignFinished(Event):
     TYPE = "campaign.finished"
-    reason: Literal["budget", "target", "patience", "no-suggestions"]
+    reason: FinishReason
     detail: str
 
 
 _EVENTS: dict[str, type[Event]] = {
     cls.TYPE: cls
     for cls in (
-        CampaignCreated, CampaignResumed, HypothesisProposed, ExperimentDesigned,
-        ExperimentStarted, StepDispatched, StepCompleted, ExperimentFailed, ExperimentRequeued,
-        ObservationRecorded, HypothesisAssessed, RoundCompleted, CampaignFinished,
+        CampaignCreated,
+        CampaignResumed,
+        HypothesisProposed,
+        ExperimentDesigned,
+        ExperimentStarted,
+        StepDispatched,
+        StepCompleted,
+        ExperimentFailed,
+        ExperimentRequeued,
+        ObservationRecorded,
+        HypothesisAssessed,
+        RoundCompleted,
+        CampaignFinished,
     )
 }
 

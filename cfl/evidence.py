@@ -78,7 +78,9 @@ def _design_matrix(campaign: Campaign, points: Sequence[Point]) -> tuple[np.ndar
     for parameter in campaign.spec.space.parameters:
         if isinstance(parameter, CategoricalParameter):
             for level in parameter.levels[1:]:
-                columns.append(np.array([1.0 if p[parameter.name] == level else 0.0 for p in points]))
+                columns.append(
+                    np.array([1.0 if p[parameter.name] == level else 0.0 for p in points])
+                )
                 names.append(f"{parameter.name}={level}")
         else:
             x = np.array([float(p[parameter.name]) for p in points])
@@ -112,7 +114,9 @@ def _assess_trend(campaign: Campaign, trend: Trend, rows: list[tuple[Point, floa
     t_value = trend.sign * estimate / se
     credence = float(stats.t.cdf(t_value, dof))
     return Assessment(
-        _status(credence), credence, n,
+        _status(credence),
+        credence,
+        n,
         {"n": float(n), "estimate_per_sd": estimate, "se": se, "t": t_value, "dof": float(dof)},
     )
 
@@ -134,9 +138,16 @@ def _assess_best_level(
     dof = (v1 + v2) ** 2 / (v1**2 / (len(level) - 1) + v2**2 / (len(others) - 1))
     credence = float(stats.t.cdf(t_value, dof))
     return Assessment(
-        _status(credence), credence, n,
-        {"n": float(n), "t": float(t_value), "dof": float(dof),
-         "level_mean": float(level.mean()), "others_mean": float(others.mean())},
+        _status(credence),
+        credence,
+        n,
+        {
+            "n": float(n),
+            "t": float(t_value),
+            "dof": float(dof),
+            "level_mean": float(level.mean()),
+            "others_mean": float(others.mean()),
+        },
     )
 
 

@@ -62,8 +62,12 @@ class Journal:
             campaign_id = store.next_campaign_id(spec.name)
             created = CampaignCreated(lab_time_s=0.0, spec=spec, spec_hash=digest)
             record = seal(
-                campaign=campaign_id, seq=1, type=created.TYPE, actor=actor,
-                payload=created.model_dump(mode="json"), prev=GENESIS,
+                campaign=campaign_id,
+                seq=1,
+                type=created.TYPE,
+                actor=actor,
+                payload=created.model_dump(mode="json"),
+                prev=GENESIS,
             )
             try:
                 store.create_campaign(name=spec.name, spec_hash=digest, first=record)
@@ -119,8 +123,12 @@ class Journal:
         for event in events:
             seq += 1
             record = seal(
-                campaign=trial.id, seq=seq, type=event.TYPE, actor=actor,
-                payload=event.model_dump(mode="json"), prev=prev,
+                campaign=trial.id,
+                seq=seq,
+                type=event.TYPE,
+                actor=actor,
+                payload=event.model_dump(mode="json"),
+                prev=prev,
             )
             records.append(record)
             prev = record.hash

@@ -22,7 +22,15 @@ from pydantic import BaseModel, ConfigDict, JsonValue
 from cfl.canonical import canonical_json, sha256_hex
 from cfl.errors import LedgerTampered
 
-__all__ = ["GENESIS", "LEDGER_VERSION", "Record", "record_hash", "seal", "utc_stamp", "verify_chain"]
+__all__ = [
+    "GENESIS",
+    "LEDGER_VERSION",
+    "Record",
+    "record_hash",
+    "seal",
+    "utc_stamp",
+    "verify_chain",
+]
 
 GENESIS = "0" * 64
 LEDGER_VERSION = 1
@@ -57,14 +65,26 @@ def record_hash(
 ) -> str:
     """The SHA-256 a record with these fields must carry (formula in the module docstring)."""
     body = {
-        "v": LEDGER_VERSION, "campaign": campaign, "seq": seq, "type": type, "ts": ts,
-        "actor": actor, "payload": payload, "prev": prev,
+        "v": LEDGER_VERSION,
+        "campaign": campaign,
+        "seq": seq,
+        "type": type,
+        "ts": ts,
+        "actor": actor,
+        "payload": payload,
+        "prev": prev,
     }
     return sha256_hex(canonical_json(body))
 
 
 def seal(
-    *, campaign: str, seq: int, type: str, actor: str, payload: dict[str, JsonValue], prev: str,
+    *,
+    campaign: str,
+    seq: int,
+    type: str,
+    actor: str,
+    payload: dict[str, JsonValue],
+    prev: str,
     ts: str | None = None,
 ) -> Record:
     """A new record chained to ``prev``."""
@@ -73,7 +93,13 @@ def seal(
         campaign=campaign, seq=seq, type=type, ts=ts, actor=actor, payload=payload, prev=prev
     )
     return Record(
-        campaign=campaign, seq=seq, type=type, ts=ts, actor=actor, payload=payload, prev=prev,
+        campaign=campaign,
+        seq=seq,
+        type=type,
+        ts=ts,
+        actor=actor,
+        payload=payload,
+        prev=prev,
         hash=digest,
     )
 
@@ -97,29 +123,38 @@ def verify_chain(
         where = f"campaign {campaign}, record #{record.seq} ({record.type})"
         if record.campaign != campaign:
             raise LedgerTampered(
-                f"{where}: belongs to campaign {record.campaign!r}", campaign=campaign,
+                f"{where}: belongs to campaign {record.campaign!r}",
+                campaign=campaign,
                 seq=record.seq,
             )
         if record.seq != expected_seq:
             raise LedgerTampered(
                 f"campaign {campaign}: expected record #{expected_seq} but found #{record.seq}: "
                 "a record was removed or the records were reordered",
-                campaign=campaign, seq=expected_seq,
+                campaign=campaign,
+                seq=expected_seq,
             )
         digest = record_hash(
-            campaign=record.campaign, seq=record.seq, type=record.type, ts=record.ts,
-            actor=record.actor, payload=record.payload, prev=record.prev,
+            campaign=record.campaign,
+            seq=record.seq,
+            type=record.type,
+            ts=record.ts,
+            actor=record.actor,
+            payload=record.payload,
+            prev=record.prev,
         )
         if digest != record.hash:
             raise LedgerTampered(
                 f"{where}: content does not match its hash: the record was edited",
-                campaign=campaign, seq=record.seq,
+                campaign=campaign,
+                seq=record.seq,
             )
         if record.prev != prev:
             raise LedgerTampered(
                 f"{where}: does not link to record #{record.seq - 1}: a record before it was "
                 "removed, replaced or reordered",
-                campaign=campaign, seq=record.seq,
+                campaign=campaign,
+                seq=record.seq,
             )
         prev, expected_seq = record.hash, expected_seq + 1
     count = expected_seq - 1
@@ -127,6 +162,7 @@ def verify_chain(
         raise LedgerTampered(
             f"campaign {campaign}: the chain ends at record #{count} but the campaign's head is "
             f"#{head[0]} ({head[1][:12]}...): records were cut from or added to the end",
-            campaign=campaign, seq=min(count, head[0]) + 1,
+            campaign=campaign,
+            seq=min(count, head[0]) + 1,
         )
     return count

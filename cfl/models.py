@@ -31,8 +31,10 @@ class _Frozen(BaseModel):
 
 
 class ExperimentStatus(StrEnum):
-    """Life of an experiment: ``proposed → approved → queued → running → done | failed |
-    cancelled``. Without a human approval gate, designed experiments start ``queued``."""
+    """Life of an experiment: proposed → approved → queued → running → done | failed | cancelled.
+
+    Without a human approval gate, designed experiments start ``queued``.
+    """
 
     PROPOSED = "proposed"
     APPROVED = "approved"

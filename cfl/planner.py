@@ -59,7 +59,9 @@ class Planner(Protocol):
         ...
 
 
-def _dimension(parameter: ContinuousParameter | IntegerParameter | CategoricalParameter) -> Dimension:
+def _dimension(
+    parameter: ContinuousParameter | IntegerParameter | CategoricalParameter,
+) -> Dimension:
     if isinstance(parameter, ContinuousParameter):
         prior = "log-uniform" if parameter.log_scale else "uniform"
         return Real(parameter.low, parameter.high, prior=prior, name=parameter.name)
@@ -121,13 +123,18 @@ class SkoptPlanner:
             return chosen
         if len(self._evaluations) < 2:  # a GP needs data; fill with seeded random points
             rng = np.random.RandomState(self._seed + len(self._evaluations) + len(pending))
-            return chosen + [self._point(x) for x in Space(self._dims).rvs(missing, random_state=rng)]
+            return chosen + [
+                self._point(x) for x in Space(self._dims).rvs(missing, random_state=rng)
+            ]
         optimizer = self._fit(list(pending) + chosen)
         return chosen + [self._point(x) for x in optimizer.ask(n_points=missing, strategy="cl_min")]
 
     def _fit(self, pending: Sequence[Point]) -> Optimizer:
         optimizer = Optimizer(
-            self._dims, base_estimator="GP", acq_func="EI", n_initial_points=0,
+            self._dims,
+            base_estimator="GP",
+            acq_func="EI",
+            n_initial_points=0,
             random_state=self._seed * 1_000_003 + len(self._evaluations),
         )
         xs = [self._row(e.params) for e in self._evaluations]

@@ -106,7 +106,8 @@ def validate_protocol(steps: Sequence[Step], lab: LabSpec, objectives: Sequence[
         if step.role not in held:
             raise SpecError(
                 f"role {step.role!r} is used before it is reserved; add "
-                f"{{command: reserve, role: {step.role}}} before this step", field=where,
+                f"{{command: reserve, role: {step.role}}} before this step",
+                field=where,
             )
         if step.command == "release":
             if holding.get(step.role):

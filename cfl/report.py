@@ -57,12 +57,19 @@ def write_convergence_plot(campaign: Campaign, path: Path) -> None:
         best_x.append(e.index)
         best_y.append(best)
     figure, axes = plt.subplots(figsize=(7, 4.2), dpi=120)
-    initial = [(x, y) for x, y, e in zip(xs, ys, observed, strict=True) if e.source == "initial"]
-    guided = [(x, y) for x, y, e in zip(xs, ys, observed, strict=True) if e.source != "initial"]
-    if initial:
-        axes.scatter(*zip(*initial), s=22, color="#9aa5b1", label="initial design")
-    if guided:
-        axes.scatter(*zip(*guided), s=22, color="#1f77b4", label="planner")
+    for label, color, is_initial in (
+        ("initial design", "#9aa5b1", True),
+        ("planner", "#1f77b4", False),
+    ):
+        chosen = [
+            (x, y)
+            for x, y, e in zip(xs, ys, observed, strict=True)
+            if (e.source == "initial") == is_initial
+        ]
+        if chosen:
+            axes.scatter(
+                [x for x, _ in chosen], [y for _, y in chosen], s=22, color=color, label=label
+            )
     if best_x:
         axes.step(best_x, best_y, where="post", color="#d62728", linewidth=2, label="best so far")
     axes.set_xlabel("experiment")
@@ -82,18 +89,36 @@ def write_experiment_table(campaign: Campaign, path: Path) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(
-            ["id", "round", "source", "status", "attempt", *names, *measured, "score", "tests",
-             "failure"]
+            [
+                "id",
+                "round",
+                "source",
+                "status",
+                "attempt",
+                *names,
+                *measured,
+                "score",
+                "tests",
+                "failure",
+            ]
         )
         for e in campaign.experiments.values():
             observation = campaign.observations.get(e.id)
             values = [observation.values.get(m, "") if observation else "" for m in measured]
-            writer.writerow([
-                e.id, e.round, e.source, e.status.value, e.attempt,
-                *(e.params[n] for n in names), *values,
-                campaign.score_of(e.id) if observation else "",
-                " ".join(e.tests), e.failure or "",
-            ])
+            writer.writerow(
+                [
+                    e.id,
+                    e.round,
+                    e.source,
+                    e.status.value,
+                    e.attempt,
+                    *(e.params[n] for n in names),
+                    *values,
+                    campaign.score_of(e.id) if observation else "",
+                    " ".join(e.tests),
+                    e.failure or "",
+                ]
+            )
 
 
 def _fmt(value: float | int | str) -> str:
@@ -109,7 +134,8 @@ def write_summary(
     counts = {s: len(campaign.with_status(s)) for s in ExperimentStatus}
     state = (
         f"finished ({campaign.finished.reason}: {campaign.finished.detail})"
-        if campaign.finished else "in progress"
+        if campaign.finished
+        else "in progress"
     )
     lines += [
         f"- Status: {state}",
@@ -165,8 +191,14 @@ def write_summary(
     if failed:
         lines += ["", "## Failed experiments", ""]
         lines += [f"- {e.id}: {e.failure}" for e in failed]
-    lines += ["", "## Files", "", f"- `{table.name}`: every experiment with its measurements",
-              f"- `{plot.name}`: convergence plot", ""]
+    lines += [
+        "",
+        "## Files",
+        "",
+        f"- `{table.name}`: every experiment with its measurements",
+        f"- `{plot.name}`: convergence plot",
+        "",
+    ]
     path.write_text("\n".join(lines), encoding="utf-8")
 
 

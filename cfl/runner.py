@@ -58,20 +58,24 @@ def run_campaign(journal: Journal, *, listener: Listener | None = None) -> Campa
     planner = _build("cfl.planners", spec.planner, spec, "planner")
     if not isinstance(planner, Planner):
         raise SpecError(f"{spec.planner!r} does not implement Planner", field="planner")
-    proposer = None
+    proposer: HypothesisProposer | None = None
     if spec.coscientist is not None:
-        proposer = _build("cfl.agents", spec.coscientist, spec, "coscientist")
-        if not isinstance(proposer, HypothesisProposer):
+        built = _build("cfl.agents", spec.coscientist, spec, "coscientist")
+        if not isinstance(built, HypothesisProposer):
             raise SpecError(
                 f"{spec.coscientist!r} does not implement HypothesisProposer", field="coscientist"
             )
+        proposer = built
     if listener is not None:
         journal.subscribe(listener)
 
     async def main() -> Campaign:
         lab = Lab.build(spec.lab, clock=clock, seed=spec.seed)
         engine = Engine(
-            journal=journal, devices=dict(lab.devices), planner=planner, proposer=proposer,
+            journal=journal,
+            devices=dict(lab.devices),
+            planner=planner,
+            proposer=proposer,
             clock=clock,
         )
         return await engine.run()

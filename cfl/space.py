@@ -68,8 +68,7 @@ class ContinuousParameter(_Frozen):
             raise ValueError(f"bounds must be finite, got low={self.low}, high={self.high}")
         if self.low >= self.high:
             raise ValueError(
-                f"low must be less than high, got low={self.low}, high={self.high}; "
-                "swap the bounds"
+                f"low must be less than high, got low={self.low}, high={self.high}; swap the bounds"
             )
         if self.log_scale and self.low <= 0:
             raise ValueError(f"log_scale needs low > 0, got low={self.low}")
@@ -100,8 +99,7 @@ class IntegerParameter(_Frozen):
     def _validate_bounds(self) -> IntegerParameter:
         if self.low >= self.high:
             raise ValueError(
-                f"low must be less than high, got low={self.low}, high={self.high}; "
-                "swap the bounds"
+                f"low must be less than high, got low={self.low}, high={self.high}; swap the bounds"
             )
         return self
 

@@ -126,8 +126,19 @@ class CampaignSpec(_Frozen):
 
 
 _MODELS: tuple[type[BaseModel], ...] = (
-    CampaignSpec, Objective, Budget, Target, StopRules, SearchSpace, ContinuousParameter,
-    IntegerParameter, CategoricalParameter, Step, LabSpec, DeviceSpec, LocationSpec,
+    CampaignSpec,
+    Objective,
+    Budget,
+    Target,
+    StopRules,
+    SearchSpace,
+    ContinuousParameter,
+    IntegerParameter,
+    CategoricalParameter,
+    Step,
+    LabSpec,
+    DeviceSpec,
+    LocationSpec,
 )
 _KNOWN_FIELDS = sorted({name for model in _MODELS for name in model.model_fields})
 

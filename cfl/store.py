@@ -97,24 +97,40 @@ class CampaignInfo:
 
 def _info(row: CampaignRow) -> CampaignInfo:
     return CampaignInfo(
-        id=row.id, name=row.name, spec_hash=row.spec_hash, finished=row.finished,
-        created_at=row.created_at, updated_at=row.updated_at, head_seq=row.head_seq,
+        id=row.id,
+        name=row.name,
+        spec_hash=row.spec_hash,
+        finished=row.finished,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        head_seq=row.head_seq,
         head_hash=row.head_hash,
     )
 
 
 def _row(record: Record) -> RecordRow:
     return RecordRow(
-        campaign_id=record.campaign, seq=record.seq, type=record.type, ts=record.ts,
-        actor=record.actor, payload=canonical_json(record.payload), prev=record.prev,
+        campaign_id=record.campaign,
+        seq=record.seq,
+        type=record.type,
+        ts=record.ts,
+        actor=record.actor,
+        payload=canonical_json(record.payload),
+        prev=record.prev,
         hash=record.hash,
     )
 
 
 def _record(row: RecordRow) -> Record:
     return Record(
-        campaign=row.campaign_id, seq=row.seq, type=row.type, ts=row.ts, actor=row.actor,
-        payload=json.loads(row.payload), prev=row.prev, hash=row.hash,
+        campaign=row.campaign_id,
+        seq=row.seq,
+        type=row.type,
+        ts=row.ts,
+        actor=row.actor,
+        payload=json.loads(row.payload),
+        prev=row.prev,
+        hash=row.hash,
     )
 
 
@@ -181,8 +197,13 @@ class Store:
         """
         now = datetime.now(UTC)
         row = CampaignRow(
-            id=first.campaign, name=name, spec_hash=spec_hash, created_at=now, updated_at=now,
-            head_seq=first.seq, head_hash=first.hash,
+            id=first.campaign,
+            name=name,
+            spec_hash=spec_hash,
+            created_at=now,
+            updated_at=now,
+            head_seq=first.seq,
+            head_hash=first.hash,
         )
         try:
             with Session(self.engine) as session:
@@ -203,7 +224,9 @@ class Store:
             return
         campaign, first, last = records[0].campaign, records[0], records[-1]
         values: dict[str, Any] = {
-            "head_seq": last.seq, "head_hash": last.hash, "updated_at": datetime.now(UTC),
+            "head_seq": last.seq,
+            "head_hash": last.hash,
+            "updated_at": datetime.now(UTC),
         }
         if finished:
             values["finished"] = True

@@ -60,7 +60,8 @@ class SimKapex:
         if self.holding is not None:
             raise DeviceFault(
                 f"{self.name} cannot pick {sample}: already holding {self.holding}",
-                device=self.name, command="pick",
+                device=self.name,
+                command="pick",
             )
         await self._go(location)
         self._context.bench.take(sample, location, robot=self.name)

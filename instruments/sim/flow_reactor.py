@@ -73,7 +73,9 @@ class SimFlowReactor:
         if missing or unknown:
             raise DeviceFault(
                 f"{self.name} runs the SnAr model and needs parameters {sorted(_CONDITIONS)}; "
-                f"missing {missing}, unknown {unknown}", device=self.name, command="react",
+                f"missing {missing}, unknown {unknown}",
+                device=self.name,
+                command="react",
             )
         snar = SnarConditions(**{_CONDITIONS[k]: float(v) for k, v in conditions.items()})
         o = self._options

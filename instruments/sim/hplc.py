@@ -42,7 +42,10 @@ class SimHPLC:
     """Simulated HPLC for the SnAr coupling; see the module docstring."""
 
     measurands: ClassVar[tuple[str, ...]] = (
-        "yield", "conversion", "space_time_yield", "e_factor",
+        "yield",
+        "conversion",
+        "space_time_yield",
+        "e_factor",
     )
 
     def __init__(self, name: str, options: HPLCOptions, context: DeviceContext) -> None:
@@ -57,11 +60,14 @@ class SimHPLC:
         return cls(name, parse_options(HPLCOptions, options, device=name), context)
 
     async def measure(self, sample: str) -> Reading:
-        vial = self._context.bench.require_at(sample, self.name, device=self.name, command="measure")
+        vial = self._context.bench.require_at(
+            sample, self.name, device=self.name, command="measure"
+        )
         if not vial.contents:
             raise DeviceFault(
                 f"{self.name}: sample {sample} is empty; nothing was made in it",
-                device=self.name, command="measure",
+                device=self.name,
+                command="measure",
             )
         o = self._options
         await self._context.clock.sleep(60.0 * (o.injection_min + o.run_min))

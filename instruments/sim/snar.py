@@ -114,8 +114,13 @@ def simulate_snar(conditions: SnarConditions) -> tuple[float, float, float, floa
     c0[1] = conditions.equivalents * conditions.concentration_m
     k = _rate_constants(conditions.temperature_c)
     solution = solve_ivp(
-        _rates, (0.0, conditions.residence_time_min), c0, args=(k,), method="LSODA",
-        rtol=1e-8, atol=1e-10,
+        _rates,
+        (0.0, conditions.residence_time_min),
+        c0,
+        args=(k,),
+        method="LSODA",
+        rtol=1e-8,
+        atol=1e-10,
     )
     c1, c2, c3, c4, c5 = (max(float(x), 0.0) for x in solution.y[:, -1])
     return c1, c2, c3, c4, c5
@@ -161,7 +166,9 @@ def best_attainable_yield() -> tuple[float, SnarConditions]:
     best = None
     for _ in range(6):
         start = low + rng.random(4) * (high - low)
-        result = minimize(negative_yield, start, bounds=list(zip(low, high)), method="L-BFGS-B")
+        result = minimize(
+            negative_yield, start, bounds=list(zip(low, high, strict=True)), method="L-BFGS-B"
+        )
         if best is None or result.fun < best.fun:
             best = result
     assert best is not None
