@@ -28,6 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+from threadpoolctl import threadpool_limits
 
 from cfl.hypotheses import HypothesisDraft, ProposalContext
 from cfl.models import BestLevel, ExperimentStatus, Trend
@@ -103,6 +104,10 @@ class OfflineCoScientist:
         return cls(seed=spec.seed)
 
     def propose(self, context: ProposalContext) -> list[HypothesisDraft]:
+        with threadpool_limits(limits=1):  # tiny matrices: threaded BLAS only spins
+            return self._propose(context)
+
+    def _propose(self, context: ProposalContext) -> list[HypothesisDraft]:
         space = context.spec.space
         done = [e for e in context.experiments if e.status == ExperimentStatus.DONE]
         if len(done) < len(space.parameters) + 2:

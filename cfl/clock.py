@@ -64,17 +64,19 @@ class LabClock:
 
     def __init__(self, start_s: float = 0.0) -> None:
         self._start_s = start_s
-        self._origin: float | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._origin = 0.0
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Anchor lab time to ``loop``; called once by :func:`run_on_clock`."""
+        self._loop = loop
         self._origin = loop.time()
 
     def now(self) -> float:
         """Lab time in seconds."""
-        if self._origin is None:
+        if self._loop is None:
             return self._start_s
-        return self._start_s + asyncio.get_running_loop().time() - self._origin
+        return self._start_s + self._loop.time() - self._origin
 
     async def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` of lab time."""

@@ -85,6 +85,9 @@ class Driver(Protocol):
     ) -> object:
         """Build the device called ``name`` from its ``options`` in the lab file.
 
+        Must not touch hardware or the network: CFL also calls it to validate a lab file before
+        a campaign starts. Connect when the device is first used.
+
         Raises:
             SpecError: an option is missing, unknown or invalid.
         """

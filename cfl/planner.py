@@ -18,6 +18,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 from skopt import Optimizer
+from threadpoolctl import threadpool_limits
 from skopt.sampler import Lhs
 from skopt.space import Categorical, Dimension, Integer, Real, Space
 
@@ -126,8 +127,11 @@ class SkoptPlanner:
             return chosen + [
                 self._point(x) for x in Space(self._dims).rvs(missing, random_state=rng)
             ]
-        optimizer = self._fit(list(pending) + chosen)
-        return chosen + [self._point(x) for x in optimizer.ask(n_points=missing, strategy="cl_min")]
+        # The matrices here are tiny: multi-threaded BLAS only spins (4x slower on 2 cores).
+        with threadpool_limits(limits=1):
+            optimizer = self._fit(list(pending) + chosen)
+            rows = optimizer.ask(n_points=missing, strategy="cl_min")
+        return chosen + [self._point(x) for x in rows]
 
     def _fit(self, pending: Sequence[Point]) -> Optimizer:
         optimizer = Optimizer(

@@ -32,7 +32,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cfl.errors import SpecError
-from cfl.lab import DeviceSpec, LabSpec, LocationSpec
+from cfl.clock import LabClock
+from cfl.lab import DeviceSpec, Lab, LabSpec, LocationSpec
 from cfl.protocol import Step, validate_protocol
 from cfl.registry import load_plugin
 from cfl.space import CategoricalParameter, ContinuousParameter, IntegerParameter, SearchSpace
@@ -173,7 +174,10 @@ def _describe(error: Any) -> tuple[str, str]:
 
 
 def _spec_error(exc: ValidationError, *, prefix: str = "") -> SpecError:
-    items = [_describe(e) for e in exc.errors()]
+    # A misspelt field also shows up as a missing one; the misspelling, with its suggestion, is
+    # the error to lead with.
+    ordered = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    items = [_describe(e) for e in ordered]
     items = [(f"{prefix}.{where}" if prefix else where, text) for where, text in items]
     where, text = items[0]
     for other_where, other_text in items[1:]:
@@ -232,11 +236,13 @@ def load_spec(path: Path) -> CampaignSpec:
 def check_spec(spec: CampaignSpec) -> None:
     """Cross-field checks that need the installed plug-ins.
 
+    Every device is built once, and thrown away, so its driver validates its options here rather
+    than mid-run (drivers do no I/O in ``from_config``; they connect when first used).
+
     Raises:
         SpecError: a driver, planner or co-scientist is unknown, or the protocol does not fit.
     """
-    for device in spec.lab.devices:
-        spec.lab.driver_class(device)
+    Lab.build(spec.lab, clock=LabClock(), seed=spec.seed)  # drivers validate their options
     validate_protocol(spec.protocol, spec.lab, [o.name for o in spec.objectives])
     try:
         load_plugin("cfl.planners", spec.planner)
