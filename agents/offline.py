@@ -123,6 +123,8 @@ class OfflineCoScientist:
             if spread <= 0:
                 continue
             model = self._fit(x, y)
+            if not self._explains_more_than_noise(model, x):
+                continue
             for parameter in space.parameters:
                 candidate = self._candidate(space, parameter, points, model, objective, spread)
                 if candidate is not None:
@@ -132,7 +134,7 @@ class OfflineCoScientist:
 
     def _fit(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> GaussianProcessRegressor:
         kernel = ConstantKernel(1.0) * Matern(
-            length_scale=np.ones(x.shape[1]), length_scale_bounds=(0.05, 20.0), nu=2.5
+            length_scale=np.ones(x.shape[1]), length_scale_bounds=(0.2, 20.0), nu=2.5
         ) + WhiteKernel(1e-2, noise_level_bounds=(1e-6, 1.0))
         model = GaussianProcessRegressor(
             kernel=kernel, normalize_y=True, n_restarts_optimizer=2, random_state=self._seed
@@ -141,6 +143,26 @@ class OfflineCoScientist:
             warnings.simplefilter("ignore")  # convergence chatter from L-BFGS on small data
             model.fit(x, y)
         return model
+
+    @staticmethod
+    def _explains_more_than_noise(
+        model: GaussianProcessRegressor, x: NDArray[np.float64]
+    ) -> bool:
+        """Whether the GP beats "a constant plus noise" by more than its extra parameters cost.
+
+        With ``normalize_y`` the data have unit variance, so the constant-plus-noise model's
+        maximised log likelihood is ``-n/2 (log 2 pi + 1)``. The GP must exceed it by more than
+        the BIC penalty ``(d + 1)/2 log n`` of its ``d`` length scales and signal variance
+        [Schwarz1978]_; otherwise it is fitting noise, and any partial dependence read off it is
+        too.
+
+        .. [Schwarz1978] G. Schwarz, "Estimating the dimension of a model", Annals of Statistics
+           6(2), 461-464 (1978).
+        """
+        n = x.shape[0]
+        noise_only = -0.5 * n * (np.log(2 * np.pi) + 1.0)
+        penalty = 0.5 * (x.shape[1] + 1) * np.log(n)
+        return float(model.log_marginal_likelihood_value_) - noise_only > penalty
 
     def _candidate(
         self,

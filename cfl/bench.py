@@ -51,12 +51,21 @@ class Bench:
         """Register a place samples can sit (a device registers its own station)."""
         self._capacity[name] = capacity
 
-    def sample(self, sample_id: str) -> BenchSample:
-        """The sample with this id."""
+    def sample(
+        self, sample_id: str, *, device: str = "bench", command: str | None = None
+    ) -> BenchSample:
+        """The sample with this id.
+
+        Raises:
+            DeviceFault: there is none; attributed to ``device`` and ``command`` when a device
+                asked for it as part of a command.
+        """
         try:
             return self._samples[sample_id]
         except KeyError:
-            raise DeviceFault(f"no sample {sample_id!r} on the bench", device="bench") from None
+            raise DeviceFault(
+                f"no sample {sample_id!r} on the bench", device=device, command=command
+            ) from None
 
     def occupants(self, location: str) -> list[str]:
         """Ids of the samples at ``location``."""
@@ -70,7 +79,7 @@ class Bench:
         """
         if sample_id not in self._samples and location in self._supplies:
             self._samples[sample_id] = BenchSample(id=sample_id, location=location)
-        sample = self.sample(sample_id)
+        sample = self.sample(sample_id, device=robot, command="pick")
         if sample.held_by is not None or sample.location != location:
             where = f"held by {sample.held_by}" if sample.held_by else f"at {sample.location}"
             raise DeviceFault(
@@ -87,7 +96,7 @@ class Bench:
         Raises:
             DeviceFault: the robot does not hold it, the location is unknown, or it is full.
         """
-        sample = self.sample(sample_id)
+        sample = self.sample(sample_id, device=robot, command="place")
         if sample.held_by != robot:
             raise DeviceFault(
                 f"{robot} cannot place {sample_id}: it is not holding it",
@@ -115,7 +124,7 @@ class Bench:
         self, sample_id: str, location: str, *, device: str, command: str
     ) -> BenchSample:
         """The sample, after checking it sits at ``location`` (an instrument's own station)."""
-        sample = self.sample(sample_id)
+        sample = self.sample(sample_id, device=device, command=command)
         if sample.held_by is not None or sample.location != location:
             raise DeviceFault(
                 f"{device} cannot {command} {sample_id}: it is not in the instrument "

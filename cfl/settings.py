@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL
 
 __all__ = ["Settings"]
 
@@ -25,4 +26,7 @@ class Settings(BaseSettings):
     @property
     def store_url(self) -> str:
         """The database URL to open."""
-        return self.database_url or f"sqlite:///{self.home / 'cfl.db'}"
+        if self.database_url:
+            return self.database_url
+        # Built, not pasted: a '?' or '%' in the folder name must stay part of the path.
+        return URL.create("sqlite", database=str(self.home / "cfl.db")).render_as_string()

@@ -166,14 +166,21 @@ class Store:
         except Exception as exc:  # sqlalchemy raises ArgumentError, a bare Exception subclass
             raise SpecError(f"CFL_DATABASE_URL {url!r} is not a database URL: {exc}") from exc
         backend = parsed.get_backend_name()
+        driver = parsed.drivername.partition("+")[2]
+        if backend == "sqlite" and driver not in ("", "pysqlite"):
+            raise SpecError(f"unsupported SQLite driver {driver!r} in {url!r}; use sqlite:///PATH")
+        if backend == "postgresql" and driver not in ("", "psycopg"):
+            raise SpecError(
+                f"unsupported PostgreSQL driver {driver!r} in {url!r}; write postgresql://... "
+                "(CFL connects with psycopg 3)"
+            )
         if backend == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             engine = create_engine(parsed, connect_args={"check_same_thread": False})
             event.listen(engine, "connect", _sqlite_pragmas)
         elif backend == "postgresql":
-            if parsed.get_driver_name() in ("", "psycopg2"):
-                parsed = parsed.set(drivername="postgresql+psycopg")
+            parsed = parsed.set(drivername="postgresql+psycopg")
             engine = create_engine(parsed, pool_pre_ping=True)
         else:
             raise SpecError(
