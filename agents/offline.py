@@ -160,9 +160,9 @@ class OfflineCoScientist:
            6(2), 461-464 (1978).
         """
         n = x.shape[0]
-        noise_only = -0.5 * n * (np.log(2 * np.pi) + 1.0)
-        penalty = 0.5 * (x.shape[1] + 1) * np.log(n)
-        return float(model.log_marginal_likelihood_value_) - noise_only > penalty
+        noise_only = -0.5 * n * (float(np.log(2 * np.pi)) + 1.0)
+        penalty = 0.5 * (x.shape[1] + 1) * float(np.log(n))
+        return bool(float(model.log_marginal_likelihood_value_) - noise_only > penalty)
 
     def _candidate(
         self,

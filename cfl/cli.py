@@ -12,6 +12,7 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -52,7 +53,7 @@ EXIT_FAILED, EXIT_BAD_INPUT, EXIT_TAMPERED, EXIT_NOT_FOUND = 1, 2, 3, 4
 
 def _fail(exc: CFLError) -> NoReturn:
     code = {SpecError: EXIT_BAD_INPUT, LedgerTampered: EXIT_TAMPERED, NotFound: EXIT_NOT_FOUND}
-    errors.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+    errors.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
     raise typer.Exit(code.get(type(exc), EXIT_FAILED))
 
 
@@ -190,7 +191,9 @@ def _status_all(store: Store) -> None:
         console.print("No campaigns yet. Start one with: cfl run SPEC")
         return
     table = Table(title="Campaigns")
-    for column in ("campaign", "state", "experiments", "round", "best", "hypotheses", "updated"):
+    # Ids are what users type next: never wrap or cut them, even in an 80-column CI log.
+    table.add_column("campaign", no_wrap=True, min_width=max(len(info.id) for info in infos))
+    for column in ("state", "experiments", "round", "best", "hypotheses", "updated"):
         table.add_column(column)
     for info in infos:
         campaign = Journal.open(store, info.id).campaign

@@ -134,6 +134,14 @@ def verify_chain(
                 campaign=campaign,
                 seq=expected_seq,
             )
+        # The link first: a record moved to another position keeps a valid hash of its own.
+        if record.prev != prev:
+            raise LedgerTampered(
+                f"{where}: does not link to record #{record.seq - 1}: the records were "
+                "reordered, or one before it was removed or replaced",
+                campaign=campaign,
+                seq=record.seq,
+            )
         digest = record_hash(
             campaign=record.campaign,
             seq=record.seq,
@@ -146,13 +154,6 @@ def verify_chain(
         if digest != record.hash:
             raise LedgerTampered(
                 f"{where}: content does not match its hash: the record was edited",
-                campaign=campaign,
-                seq=record.seq,
-            )
-        if record.prev != prev:
-            raise LedgerTampered(
-                f"{where}: does not link to record #{record.seq - 1}: a record before it was "
-                "removed, replaced or reordered",
                 campaign=campaign,
                 seq=record.seq,
             )

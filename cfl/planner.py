@@ -18,9 +18,9 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 from skopt import Optimizer
-from threadpoolctl import threadpool_limits
 from skopt.sampler import Lhs
 from skopt.space import Categorical, Dimension, Integer, Real, Space
+from threadpoolctl import threadpool_limits
 
 from cfl.space import (
     CategoricalParameter,

@@ -31,8 +31,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from cfl.errors import SpecError
 from cfl.clock import LabClock
+from cfl.errors import SpecError
 from cfl.lab import DeviceSpec, Lab, LabSpec, LocationSpec
 from cfl.protocol import Step, validate_protocol
 from cfl.registry import load_plugin

@@ -65,7 +65,9 @@ def test_simulated_devices_have_exactly_their_capabilities() -> None:
         for name, device in lab.devices.items()
     }
     assert capabilities == {
-        "reactor-1": {"Reacts"}, "reactor-2": {"Reacts"}, "hplc-1": {"Measures"},
+        "reactor-1": {"Reacts"},
+        "reactor-2": {"Reacts"},
+        "hplc-1": {"Measures"},
         "kapex-1": {"Transfers"},
     }
     assert isinstance(lab.bench, type(DeviceContext(LabClock(), lab.bench, 0).bench))

@@ -12,7 +12,9 @@ from cfl.canonical import canonical_json, sha256_hex
 
 
 def test_sorted_keys_no_whitespace_utf8() -> None:
-    assert canonical_json({"b": 1, "a": [1.5, "°C"], "c": None}) == '{"a":[1.5,"°C"],"b":1,"c":null}'
+    assert (
+        canonical_json({"b": 1, "a": [1.5, "°C"], "c": None}) == '{"a":[1.5,"°C"],"b":1,"c":null}'
+    )
 
 
 def test_refuses_nan_and_infinity() -> None:
@@ -28,7 +30,10 @@ def test_sha256_of_known_text() -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(),
     lambda children: st.lists(children) | st.dictionaries(st.text(), children),
     max_leaves=20,

@@ -26,8 +26,13 @@ def test_virtual_time_jumps_to_the_next_timer_and_interleaves() -> None:
     end = run_on_clock(main, clock=clock, kind="virtual")
     assert time.perf_counter() - started < 1.0  # 300 simulated seconds, run at once
     assert end == 300.0
-    assert order == [("fast", 160.0), ("slow", 200.0), ("fast", 220.0), ("fast", 280.0),
-                     ("slow", 300.0)]
+    assert order == [
+        ("fast", 160.0),
+        ("slow", 200.0),
+        ("fast", 220.0),
+        ("fast", 280.0),
+        ("slow", 300.0),
+    ]
 
 
 def test_timeouts_run_on_virtual_time() -> None:
@@ -46,7 +51,9 @@ def test_threads_still_wake_the_virtual_loop() -> None:
     clock = LabClock()
 
     async def main() -> str:
-        return await asyncio.to_thread(lambda: (time.sleep(0.05), threading.current_thread().name)[1])
+        return await asyncio.to_thread(
+            lambda: (time.sleep(0.05), threading.current_thread().name)[1]
+        )
 
     assert run_on_clock(main, clock=clock, kind="virtual") != threading.current_thread().name
     assert clock.now() == 0.0  # waiting on a thread is not a timer: no virtual time passes

@@ -43,24 +43,35 @@ class NotARobot:
         self.name = name
 
     @classmethod
-    def from_config(cls, name: str, options: Mapping[str, JsonValue],
-                    context: DeviceContext) -> NotARobot:
+    def from_config(
+        cls, name: str, options: Mapping[str, JsonValue], context: DeviceContext
+    ) -> NotARobot:
         return cls(name)
 
 
-def _run(spec: CampaignSpec, store: Store, experiments: list[Experiment],
-         swap: dict[str, object] | None = None) -> tuple[Journal, DevicePool, float]:
+def _run(
+    spec: CampaignSpec,
+    store: Store,
+    experiments: list[Experiment],
+    swap: dict[str, object] | None = None,
+) -> tuple[Journal, DevicePool, float]:
     journal = Journal.create(store, spec, actor="human:ada")
-    journal.write("planner:test", *(ExperimentDesigned(lab_time_s=0, experiment=e)
-                                    for e in experiments))
+    journal.write(
+        "planner:test", *(ExperimentDesigned(lab_time_s=0, experiment=e) for e in experiments)
+    )
     clock = LabClock()
 
     async def main() -> DevicePool:
         lab = Lab.build(spec.lab, clock=clock, seed=spec.seed)
         devices = {**lab.devices, **(swap or {})}
         pool = DevicePool(spec.lab.roles)
-        dispatcher = Dispatcher(devices=devices, pool=pool, journal=journal, clock=clock,
-                                objectives=("yield", "e_factor"))
+        dispatcher = Dispatcher(
+            devices=devices,
+            pool=pool,
+            journal=journal,
+            clock=clock,
+            objectives=("yield", "e_factor"),
+        )
         await asyncio.gather(*(dispatcher.run(e) for e in experiments))
         return pool
 
@@ -69,16 +80,23 @@ def _run(spec: CampaignSpec, store: Store, experiments: list[Experiment],
 
 
 def _experiment(spec: CampaignSpec, index: int) -> Experiment:
-    return Experiment(id=f"E{index:04d}", index=index, round=1, params=POINT,
-                      protocol=spec.protocol, source="initial")
+    return Experiment(
+        id=f"E{index:04d}",
+        index=index,
+        round=1,
+        params=POINT,
+        protocol=spec.protocol,
+        source="initial",
+    )
 
 
 def test_every_command_has_a_handler() -> None:
     assert set(HANDLERS) == set(COMMANDS) - {"reserve", "release"}
 
 
-def test_one_experiment_takes_the_documented_lab_time(small_spec: CampaignSpec,
-                                                      store: Store) -> None:
+def test_one_experiment_takes_the_documented_lab_time(
+    small_spec: CampaignSpec, store: Store
+) -> None:
     journal, pool, now = _run(small_spec, store, [_experiment(small_spec, 1)])
     # kapex starts at the rack: grasp 8; walk to reactor 20 + release 6; react 25->60 degC:
     # 3.5 min ramp + 1 min hold + 4 x 1 min = 510 s; grasp 8; walk to hplc 20 + release 6;
@@ -87,27 +105,39 @@ def test_one_experiment_takes_the_documented_lab_time(small_spec: CampaignSpec,
     campaign = journal.campaign
     assert campaign.experiments["E0001"].status == ExperimentStatus.DONE
     assert set(campaign.observations["E0001"].values) == {
-        "yield", "conversion", "space_time_yield", "e_factor"}
+        "yield",
+        "conversion",
+        "space_time_yield",
+        "e_factor",
+    }
     assert campaign.observations["E0001"].device == "hplc-1"
     assert pool.held == frozenset() and campaign.busy_devices == {}
     records = store.records(campaign.id)
-    steps = [(r.payload["command"], r.payload["device"], r.payload["at"])
-             for r in records if r.type == "step.dispatched"]
+    steps = [
+        (r.payload["command"], r.payload["device"], r.payload["at"])
+        for r in records
+        if r.type == "step.dispatched"
+    ]
     assert steps == [
-        ("pick", "kapex-1", "rack"), ("place", "kapex-1", "reactor-1"),
-        ("react", "reactor-1", None), ("pick", "kapex-1", "reactor-1"),
-        ("place", "kapex-1", "hplc-1"), ("measure", "hplc-1", None),
-        ("pick", "kapex-1", "hplc-1"), ("place", "kapex-1", "archive"),
+        ("pick", "kapex-1", "rack"),
+        ("place", "kapex-1", "reactor-1"),
+        ("react", "reactor-1", None),
+        ("pick", "kapex-1", "reactor-1"),
+        ("place", "kapex-1", "hplc-1"),
+        ("measure", "hplc-1", None),
+        ("pick", "kapex-1", "hplc-1"),
+        ("place", "kapex-1", "archive"),
     ]
     types = [r.type for r in records]
     assert types[2] == "experiment.started" and types[-1] == "observation.recorded"
     assert types.count("step.completed") == 8
 
 
-def test_parallel_experiments_share_devices_without_collisions(small_spec: CampaignSpec,
-                                                               store: Store) -> None:
+def test_parallel_experiments_share_devices_without_collisions(
+    small_spec: CampaignSpec, store: Store
+) -> None:
     experiments = [_experiment(small_spec, i) for i in range(1, 5)]
-    journal, pool, now = _run(small_spec, store, experiments)
+    journal, _, now = _run(small_spec, store, experiments)
     assert all(e.status == ExperimentStatus.DONE for e in journal.campaign.experiments.values())
     assert now < 4 * 1002  # two reactors work at once
     busy: dict[str, str] = {}
@@ -135,8 +165,9 @@ def test_a_failed_measurement_records_no_observation_and_frees_devices(
 
     Broken.mode = mode
     broken = Broken.from_config("hplc-1", {}, DeviceContext(LabClock(), None, 0))  # type: ignore[arg-type]
-    journal, pool, _ = _run(small_spec, store, [_experiment(small_spec, 1)],
-                            swap={"hplc-1": broken})
+    journal, pool, _ = _run(
+        small_spec, store, [_experiment(small_spec, 1)], swap={"hplc-1": broken}
+    )
     failed = journal.campaign.experiments["E0001"]
     assert failed.status == ExperimentStatus.FAILED
     assert reason in (failed.failure or "")
@@ -144,13 +175,18 @@ def test_a_failed_measurement_records_no_observation_and_frees_devices(
     assert pool.held == frozenset()
     last = store.records(journal.campaign.id)[-1]
     assert (last.type, last.payload["error"], last.payload["device"]) == (
-        "experiment.failed", error, "hplc-1")
+        "experiment.failed",
+        error,
+        "hplc-1",
+    )
 
 
-def test_a_device_without_the_capability_fails_the_experiment(small_spec: CampaignSpec,
-                                                              store: Store) -> None:
-    journal, pool, _ = _run(small_spec, store, [_experiment(small_spec, 1)],
-                            swap={"kapex-1": NotARobot("kapex-1")})
+def test_a_device_without_the_capability_fails_the_experiment(
+    small_spec: CampaignSpec, store: Store
+) -> None:
+    journal, pool, _ = _run(
+        small_spec, store, [_experiment(small_spec, 1)], swap={"kapex-1": NotARobot("kapex-1")}
+    )
     failed = journal.campaign.experiments["E0001"]
     assert failed.status == ExperimentStatus.FAILED
     assert "does not implement Transfers" in (failed.failure or "")

@@ -3,11 +3,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from cfl import hypotheses
 from cfl.campaign import Campaign
 from cfl.clock import LabClock, run_on_clock
 from cfl.devices import Reading
 from cfl.engine import Engine
-from cfl import hypotheses
 from cfl.errors import DeviceFault
 from cfl.hypotheses import HypothesisDraft, ProposalContext
 from cfl.journal import Journal
@@ -45,12 +45,17 @@ class FixedProposer:
     author = "human:ada"
 
     def propose(self, context: ProposalContext) -> list[HypothesisDraft]:
-        return [HypothesisDraft(
-            statement="yield falls with temperature over 30-120 degC", kind="effect",
-            prediction=Trend(objective="yield", variable="temperature", sign=-1, low=30,
-                             high=120),
-            rationale="known chemistry", author=self.author,
-        )]
+        return [
+            HypothesisDraft(
+                statement="yield falls with temperature over 30-120 degC",
+                kind="effect",
+                prediction=Trend(
+                    objective="yield", variable="temperature", sign=-1, low=30, high=120
+                ),
+                rationale="known chemistry",
+                author=self.author,
+            )
+        ]
 
 
 class FlakyKapex(SimKapex):
@@ -71,15 +76,24 @@ class FlakyHPLC(SimHPLC):
         return await super().measure(sample)
 
 
-def _engine_run(spec: CampaignSpec, store: Store, planner: ScriptedPlanner,
-                proposer: FixedProposer | None = None) -> Campaign:
+def _engine_run(
+    spec: CampaignSpec,
+    store: Store,
+    planner: ScriptedPlanner,
+    proposer: FixedProposer | None = None,
+) -> Campaign:
     journal = Journal.create(store, spec, actor="human:ada")
     clock = LabClock()
 
     async def main() -> Campaign:
         lab = Lab.build(spec.lab, clock=clock, seed=spec.seed)
-        return await Engine(journal=journal, devices=dict(lab.devices), planner=planner,
-                            proposer=proposer, clock=clock).run()
+        return await Engine(
+            journal=journal,
+            devices=dict(lab.devices),
+            planner=planner,
+            proposer=proposer,
+            clock=clock,
+        ).run()
 
     return run_on_clock(main, clock=clock, kind="virtual")
 
@@ -107,8 +121,11 @@ def test_small_campaign_runs_to_budget_with_pre_registered_hypotheses(
     assert h.registered_after == 2
     records = store.records(campaign.id)
     proposed = next(r.seq for r in records if r.type == "hypothesis.proposed")
-    designed = {r.payload["experiment"]["id"]: r.seq for r in records  # type: ignore[index]
-                if r.type == "experiment.designed"}
+    designed = {
+        r.payload["experiment"]["id"]: r.seq
+        for r in records  # type: ignore[index]
+        if r.type == "experiment.designed"
+    }
     for e in campaign.experiments.values():
         if e.index > 2:
             assert "H01" in e.tests and designed[e.id] > proposed
@@ -151,8 +168,12 @@ def test_failed_experiments_count_against_the_budget_and_the_campaign_goes_on(
     planner = ScriptedPlanner([[GOOD, POOR], [GOOD, POOR]])
     campaign = _engine_run(spec, store, planner)
     statuses = {e.id: e.status for e in campaign.experiments.values()}
-    assert statuses == {"E0001": ExperimentStatus.DONE, "E0002": ExperimentStatus.FAILED,
-                        "E0003": ExperimentStatus.DONE, "E0004": ExperimentStatus.DONE}
+    assert statuses == {
+        "E0001": ExperimentStatus.DONE,
+        "E0002": ExperimentStatus.FAILED,
+        "E0003": ExperimentStatus.DONE,
+        "E0004": ExperimentStatus.DONE,
+    }
     assert "no vial found at rack" in (campaign.experiments["E0002"].failure or "")
     assert "E0002" not in campaign.observations and len(planner.ingested) == 3
     assert campaign.finished is not None and campaign.finished.reason == "budget"
@@ -168,10 +189,10 @@ def test_a_vial_left_in_a_failed_instrument_blocks_it_in_simulation(
     """
     data = demo_spec_data()
     data["lab"]["devices"]["hplc-1"]["driver"] = "tests.cfl.test_engine:FlakyHPLC"
-    data.update(name="blocked", budget={"experiments": 2}, batch_size=2, initial_design=2,
-                stop={})
-    campaign = _engine_run(load_spec(write_spec(tmp_path, data)), store,
-                           ScriptedPlanner([[GOOD, POOR]]))
+    data.update(name="blocked", budget={"experiments": 2}, batch_size=2, initial_design=2, stop={})
+    campaign = _engine_run(
+        load_spec(write_spec(tmp_path, data)), store, ScriptedPlanner([[GOOD, POOR]])
+    )
     first, second = campaign.experiments["E0001"], campaign.experiments["E0002"]
     assert first.status == second.status == ExperimentStatus.FAILED
     assert "air bubble" in (first.failure or "")

@@ -5,8 +5,8 @@ import pytest
 from scipy import stats
 
 from cfl.campaign import Campaign
-from cfl.evidence import SUPPORT, assess
 from cfl.events import CampaignCreated, ExperimentDesigned, ExperimentStarted, ObservationRecorded
+from cfl.evidence import SUPPORT, assess
 from cfl.journal import spec_hash
 from cfl.models import (
     BestLevel,
@@ -20,34 +20,59 @@ from cfl.models import (
 from cfl.spec import CampaignSpec
 
 
-def _campaign(spec: CampaignSpec, rows: list[tuple[dict[str, float | int | str], float]]) -> Campaign:
+def _campaign(
+    spec: CampaignSpec, rows: list[tuple[dict[str, float | int | str], float]]
+) -> Campaign:
     campaign = Campaign.from_events(
         "c-1", [CampaignCreated(lab_time_s=0, spec=spec, spec_hash=spec_hash(spec))]
     )
     for i, (params, y) in enumerate(rows, start=1):
-        e = Experiment(id=f"E{i:04d}", index=i, round=1, params=params, protocol=spec.protocol,
-                       source="planner")
+        e = Experiment(
+            id=f"E{i:04d}",
+            index=i,
+            round=1,
+            params=params,
+            protocol=spec.protocol,
+            source="planner",
+        )
         campaign.apply(ExperimentDesigned(lab_time_s=0, experiment=e))
-        campaign.apply(ExperimentStarted(lab_time_s=0, experiment=e.id, attempt=1,
-                                         sample=e.sample))
-        campaign.apply(ObservationRecorded(lab_time_s=0, observation=Observation(
-            experiment=e.id, values={"yield": y, "e_factor": 1.0}, device="hplc-1",
-            lab_time_s=0)))
+        campaign.apply(ExperimentStarted(lab_time_s=0, experiment=e.id, attempt=1, sample=e.sample))
+        campaign.apply(
+            ObservationRecorded(
+                lab_time_s=0,
+                observation=Observation(
+                    experiment=e.id,
+                    values={"yield": y, "e_factor": 1.0},
+                    device="hplc-1",
+                    lab_time_s=0,
+                ),
+            )
+        )
     return campaign
 
 
 def _hypothesis(prediction: Prediction, registered_after: int = 0) -> Hypothesis:
-    return Hypothesis(id="H01", statement="s", kind="effect", prediction=prediction,
-                      rationale="r", author="human:ada", registered_after=registered_after)
+    return Hypothesis(
+        id="H01",
+        statement="s",
+        kind="effect",
+        prediction=prediction,
+        rationale="r",
+        author="human:ada",
+        registered_after=registered_after,
+    )
 
 
 def _rows(n: int, slope: float, seed: int = 0) -> list[tuple[dict[str, float | int | str], float]]:
     rng = np.random.default_rng(seed)
     rows: list[tuple[dict[str, float | int | str], float]] = []
     for _ in range(n):
-        p = {"residence_time": float(rng.uniform(0.5, 2)), "equivalents": float(rng.uniform(1, 5)),
-             "concentration": float(rng.uniform(0.1, 0.5)),
-             "temperature": float(rng.uniform(30, 120))}
+        p = {
+            "residence_time": float(rng.uniform(0.5, 2)),
+            "equivalents": float(rng.uniform(1, 5)),
+            "concentration": float(rng.uniform(0.1, 0.5)),
+            "temperature": float(rng.uniform(30, 120)),
+        }
         rows.append((p, 50 + slope * float(p["temperature"]) + float(rng.normal(0, 1))))
     return rows
 

@@ -13,8 +13,13 @@ def _chain(n: int, campaign: str = "c-1") -> list[Record]:
     records, prev = [], GENESIS
     for seq in range(1, n + 1):
         record = seal(
-            campaign=campaign, seq=seq, type="test.event", actor="human:ada",
-            payload={"i": seq, "value": seq / 10}, prev=prev, ts=f"2026-01-01T00:00:0{seq}.000000Z",
+            campaign=campaign,
+            seq=seq,
+            type="test.event",
+            actor="human:ada",
+            payload={"i": seq, "value": seq / 10},
+            prev=prev,
+            ts=f"2026-01-01T00:00:0{seq}.000000Z",
         )
         records.append(record)
         prev = record.hash
@@ -23,19 +28,35 @@ def _chain(n: int, campaign: str = "c-1") -> list[Record]:
 
 def test_hash_is_sha256_of_the_documented_canonical_body() -> None:
     record = seal(
-        campaign="c-1", seq=1, type="campaign.created", actor="human:ada", payload={"x": 1},
-        prev=GENESIS, ts="2026-11-23T12:00:00.000000Z",
+        campaign="c-1",
+        seq=1,
+        type="campaign.created",
+        actor="human:ada",
+        payload={"x": 1},
+        prev=GENESIS,
+        ts="2026-11-23T12:00:00.000000Z",
     )
     body = (
-        '{"actor":"human:ada","campaign":"c-1","payload":{"x":1},"prev":"' + "0" * 64
+        '{"actor":"human:ada","campaign":"c-1","payload":{"x":1},"prev":"'
+        + "0" * 64
         + '","seq":1,"ts":"2026-11-23T12:00:00.000000Z","type":"campaign.created","v":1}'
     )
     assert record.hash == hashlib.sha256(body.encode()).hexdigest()
-    assert canonical_json(
-        {"v": 1, "campaign": "c-1", "seq": 1, "type": "campaign.created",
-         "ts": "2026-11-23T12:00:00.000000Z", "actor": "human:ada", "payload": {"x": 1},
-         "prev": GENESIS}
-    ) == body
+    assert (
+        canonical_json(
+            {
+                "v": 1,
+                "campaign": "c-1",
+                "seq": 1,
+                "type": "campaign.created",
+                "ts": "2026-11-23T12:00:00.000000Z",
+                "actor": "human:ada",
+                "payload": {"x": 1},
+                "prev": GENESIS,
+            }
+        )
+        == body
+    )
 
 
 def test_intact_chain_verifies_and_counts() -> None:
@@ -55,10 +76,19 @@ def test_edited_record_is_named() -> None:
 def test_edit_with_recomputed_hash_breaks_the_next_link() -> None:
     records = _chain(5)
     forged = records[2].model_copy(update={"payload": {"i": 3, "value": 0.31}})
-    forged = forged.model_copy(update={"hash": record_hash(
-        campaign=forged.campaign, seq=forged.seq, type=forged.type, ts=forged.ts,
-        actor=forged.actor, payload=forged.payload, prev=forged.prev,
-    )})
+    forged = forged.model_copy(
+        update={
+            "hash": record_hash(
+                campaign=forged.campaign,
+                seq=forged.seq,
+                type=forged.type,
+                ts=forged.ts,
+                actor=forged.actor,
+                payload=forged.payload,
+                prev=forged.prev,
+            )
+        }
+    )
     records[2] = forged
     with pytest.raises(LedgerTampered, match=r"record #4 .*does not link") as info:
         verify_chain(records, campaign="c-1")

@@ -6,21 +6,33 @@ import numpy as np
 import pytest
 
 from cfl.planner import Evaluation, Planner, SkoptPlanner
-from cfl.space import CategoricalParameter, ContinuousParameter, IntegerParameter, Point, SearchSpace
+from cfl.space import (
+    CategoricalParameter,
+    ContinuousParameter,
+    IntegerParameter,
+    Point,
+    SearchSpace,
+)
 
-MIXED = SearchSpace(parameters=(
-    ContinuousParameter(name="x", low=0.0, high=1.0),
-    IntegerParameter(name="k", low=1, high=5),
-    CategoricalParameter(name="solvent", levels=("A", "B", "C")),
-    ContinuousParameter(name="flow", low=0.01, high=10.0, log_scale=True),
-))
+MIXED = SearchSpace(
+    parameters=(
+        ContinuousParameter(name="x", low=0.0, high=1.0),
+        IntegerParameter(name="k", low=1, high=5),
+        CategoricalParameter(name="solvent", levels=("A", "B", "C")),
+        ContinuousParameter(name="flow", low=0.01, high=10.0, log_scale=True),
+    )
+)
 
 
 def _score(p: Point) -> float:
     """Peak at x=0.7, k=3, solvent B, flow=1."""
     bonus = {"A": 0.0, "B": 1.0, "C": 0.3}[str(p["solvent"])]
-    return (-(float(p["x"]) - 0.7) ** 2 - 0.1 * (int(p["k"]) - 3) ** 2 + bonus
-            - 0.05 * math.log10(float(p["flow"])) ** 2)
+    return (
+        -((float(p["x"]) - 0.7) ** 2)
+        - 0.1 * (int(p["k"]) - 3) ** 2
+        + bonus
+        - 0.05 * math.log10(float(p["flow"])) ** 2
+    )
 
 
 def test_is_a_planner() -> None:
@@ -38,8 +50,12 @@ def test_suggestions_are_valid_plain_python_points() -> None:
 
 
 def test_initial_design_is_a_latin_hypercube_handed_out_in_order() -> None:
-    space = SearchSpace(parameters=(ContinuousParameter(name="x", low=0, high=1),
-                                    ContinuousParameter(name="y", low=0, high=1)))
+    space = SearchSpace(
+        parameters=(
+            ContinuousParameter(name="x", low=0, high=1),
+            ContinuousParameter(name="y", low=0, high=1),
+        )
+    )
     planner = SkoptPlanner(space, seed=3, initial_design=4)
     first = planner.suggest(2, [])
     second = planner.suggest(2, first)  # the first two are pending: the next two come out

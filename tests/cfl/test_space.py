@@ -67,7 +67,9 @@ def test_coerce_returns_plain_python_values(mixed: SearchSpace) -> None:
         ({"t": True, "n": 3, "solvent": "EtOH"}, "t must be a number"),
     ],
 )
-def test_coerce_names_the_problem(mixed: SearchSpace, point: dict[str, object], message: str) -> None:
+def test_coerce_names_the_problem(
+    mixed: SearchSpace, point: dict[str, object], message: str
+) -> None:
     with pytest.raises(SpecError, match=message):
         mixed.coerce(point)
 

@@ -16,7 +16,9 @@ def test_demo_spec_loads_with_its_lab() -> None:
     assert spec.name == "snar-yield"
     assert spec.space.names == ("residence_time", "equivalents", "concentration", "temperature")
     assert spec.lab.roles == {
-        "reactor": ["reactor-1", "reactor-2"], "hplc": ["hplc-1"], "robot": ["kapex-1"],
+        "reactor": ["reactor-1", "reactor-2"],
+        "hplc": ["hplc-1"],
+        "robot": ["kapex-1"],
     }
     assert spec.lab.clock == "virtual"
     assert [o.name for o in spec.objectives] == ["yield", "e_factor"]
@@ -71,8 +73,9 @@ def test_lab_file_errors_are_prefixed_with_lab(tmp_path: Path) -> None:
 
 
 def test_driver_options_are_validated_by_the_driver(tmp_path: Path) -> None:
-    error = _error(tmp_path, lambda d: d["lab"]["devices"]["hplc-1"].update(
-        options={"noise_pct": -1}))
+    error = _error(
+        tmp_path, lambda d: d["lab"]["devices"]["hplc-1"].update(options={"noise_pct": -1})
+    )
     assert error.field is not None and error.field.startswith("lab.devices.hplc-1")
     assert "noise_pct" in str(error)
 
@@ -88,35 +91,68 @@ R, P = "reserve", "release"
     ("steps", "field", "message"),
     [
         ([{"command": "heat", "role": "reactor"}], "protocol[0]", "unknown command 'heat'"),
-        ([{"command": R, "role": "spectrometer"}], "protocol[0].role",
-         "no device in the lab has role 'spectrometer'"),
+        (
+            [{"command": R, "role": "spectrometer"}],
+            "protocol[0].role",
+            "no device in the lab has role 'spectrometer'",
+        ),
         ([{"command": "measure", "role": "hplc"}], "protocol[0]", "used before it is reserved"),
-        ([{"command": R, "role": "robot"}, {"command": "pick", "role": "robot"}], "protocol[1]",
-         "pick needs 'at'"),
-        ([{"command": R, "role": "robot"}, {"command": "pick", "role": "robot", "at": "reactor"}],
-         "protocol[1].at", "'reactor' is neither a location"),
-        ([{"command": R, "role": "robot"}, {"command": "pick", "role": "robot", "at": "rack"},
-          {"command": P, "role": "robot"}], "protocol[2]", "released while holding a sample"),
-        ([{"command": R, "role": "robot"}, {"command": "place", "role": "robot", "at": "rack"}],
-         "protocol[1]", "places without holding"),
-        ([{"command": R, "role": "hplc"}, {"command": "react", "role": "hplc"}], "protocol[1]",
-         "cannot react: it does not implement Reacts"),
-        ([{"command": R, "role": "hplc"}, {"command": "measure", "role": "hplc"}], "protocol",
-         "still reserved at the end"),
-        ([{"command": R, "role": "reactor"}, {"command": P, "role": "reactor"}], "protocol",
-         "never measures"),
+        (
+            [{"command": R, "role": "robot"}, {"command": "pick", "role": "robot"}],
+            "protocol[1]",
+            "pick needs 'at'",
+        ),
+        (
+            [
+                {"command": R, "role": "robot"},
+                {"command": "pick", "role": "robot", "at": "reactor"},
+            ],
+            "protocol[1].at",
+            "'reactor' is neither a location",
+        ),
+        (
+            [
+                {"command": R, "role": "robot"},
+                {"command": "pick", "role": "robot", "at": "rack"},
+                {"command": P, "role": "robot"},
+            ],
+            "protocol[2]",
+            "released while holding a sample",
+        ),
+        (
+            [{"command": R, "role": "robot"}, {"command": "place", "role": "robot", "at": "rack"}],
+            "protocol[1]",
+            "places without holding",
+        ),
+        (
+            [{"command": R, "role": "hplc"}, {"command": "react", "role": "hplc"}],
+            "protocol[1]",
+            "cannot react: it does not implement Reacts",
+        ),
+        (
+            [{"command": R, "role": "hplc"}, {"command": "measure", "role": "hplc"}],
+            "protocol",
+            "still reserved at the end",
+        ),
+        (
+            [{"command": R, "role": "reactor"}, {"command": P, "role": "reactor"}],
+            "protocol",
+            "never measures",
+        ),
     ],
 )
-def test_protocol_checks(tmp_path: Path, steps: list[dict[str, Any]], field: str,
-                         message: str) -> None:
+def test_protocol_checks(
+    tmp_path: Path, steps: list[dict[str, Any]], field: str, message: str
+) -> None:
     error = _protocol_error(tmp_path, steps)
     assert error.field == field
     assert message in str(error)
 
 
 def test_objective_no_instrument_measures(tmp_path: Path) -> None:
-    error = _error(tmp_path, lambda d: d["objectives"].append(
-        {"name": "purity", "direction": "maximize"}))
+    error = _error(
+        tmp_path, lambda d: d["objectives"].append({"name": "purity", "direction": "maximize"})
+    )
     assert error.field == "objectives"
     assert "['purity'] are not measured" in str(error)
 
@@ -126,8 +162,10 @@ def test_objective_no_instrument_measures(tmp_path: Path) -> None:
     [
         (lambda d: d.update(name="SnAr Yield"), "lowercase letters, digits and hyphens"),
         (lambda d: d["objectives"][0].update(weight=0), "at least one objective needs a weight"),
-        (lambda d: d.update(stop={"target": {"objective": "purity", "value": 1}}),
-         "stop.target.objective 'purity' is not an objective"),
+        (
+            lambda d: d.update(stop={"target": {"objective": "purity", "value": 1}}),
+            "stop.target.objective 'purity' is not an objective",
+        ),
         (lambda d: d.update(batch_size=0), "greater than or equal to 1"),
         (lambda d: d.update(planner="cma-es"), "unknown plug-in 'cma-es' in cfl.planners"),
         (lambda d: d.update(coscientist="gpt"), "unknown plug-in 'gpt' in cfl.agents"),
@@ -155,5 +193,5 @@ def test_driver_given_by_import_path(tmp_path: Path) -> None:
     data["lab"]["devices"]["hplc-1"]["driver"] = "instruments.sim.hplc:SimHPLC"
     assert load_spec(write_spec(tmp_path, data)).lab.driver_class("hplc-1").__name__ == "SimHPLC"
     data["lab"]["devices"]["hplc-1"]["driver"] = "instruments.sim.hplc:Nope"
-    with pytest.raises(SpecError, match="cannot import 'instruments.sim.hplc:Nope'"):
+    with pytest.raises(SpecError, match=r"cannot import 'instruments\.sim\.hplc:Nope'"):
         load_spec(write_spec(tmp_path, data))

@@ -20,18 +20,29 @@ def test_demo_campaign_reaches_ninety_percent_of_the_attainable_yield(tmp_path: 
     env.pop("CFL_DATABASE_URL", None)
     run = subprocess.run(
         [sys.executable, "-m", "cfl", "run", str(DEMO_SPEC), "--report"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert run.returncode == 0, run.stderr
     assert "Started campaign snar-yield-1" in run.stdout
     assert (tmp_path / "reports" / "snar-yield-1" / "summary.md").is_file()
     check = subprocess.run(
         [sys.executable, "-m", "benchmarks.demo_check"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert check.returncode == 0, check.stdout + check.stderr
-    match = re.search(r"after (\d+) experiments; true yield at those conditions ([\d.]+)% = "
-                      r"([\d.]+)% of the best attainable ([\d.]+)%", check.stdout)
+    match = re.search(
+        r"after (\d+) experiments; true yield at those conditions ([\d.]+)% = "
+        r"([\d.]+)% of the best attainable ([\d.]+)%",
+        check.stdout,
+    )
     assert match, check.stdout
     experiments, true_yield, ratio, attainable = (float(g) for g in match.groups())
     assert experiments <= 40
