@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check --progress-bar off \
+PIP    := $(BIN)/python -m pip install -qq --disable-pip-version-check --progress-bar off \
           -c requirements/constraints.txt
 
 .PHONY: demo test lint bench clean

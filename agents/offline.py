@@ -12,6 +12,13 @@ hypothesis ("yield falls with temperature over 60-120 degC") if the change there
 partial dependence beats every other level by that margin becomes a *best level* hypothesis.
 Candidates are ranked by the size of the effect; at most ``per_round`` are proposed per round.
 
+Two gates keep it from reading noise as effects. An objective is examined only if the GP explains
+the data better than a constant plus noise by more than a BIC penalty for its hyperparameters
+(:meth:`OfflineCoScientist._explains_more_than_noise`); on flat noisy data it then proposes
+nothing. And each effect must lie ``min_z`` posterior standard deviations from zero
+(:meth:`OfflineCoScientist._effect_z`). The price is patience: on a rugged 4-D response such as the
+SnAr demo, the first hypotheses come after some 25 experiments.
+
 It only proposes. CFL registers each hypothesis before the experiments that test it are designed
 and judges it on those experiments alone (:mod:`cfl.evidence`).
 
@@ -85,17 +92,26 @@ class OfflineCoScientist:
         grid: Points along each numeric variable at which partial dependence is read.
         min_effect: Smallest effect worth a hypothesis, as a share of the objective's observed
             range.
+        min_z: Smallest effect worth a hypothesis, in posterior standard deviations of the
+            effect (see :meth:`_effect_z`).
         per_round: Most hypotheses proposed in one round.
     """
 
     author = f"agent:offline-coscientist@{VERSION}"
 
     def __init__(
-        self, *, seed: int, grid: int = 11, min_effect: float = 0.15, per_round: int = 2
+        self,
+        *,
+        seed: int,
+        grid: int = 11,
+        min_effect: float = 0.15,
+        min_z: float = 2.0,
+        per_round: int = 2,
     ) -> None:
         self._seed = seed
         self._grid = grid
         self._min_effect = min_effect
+        self._min_z = min_z
         self._per_round = per_round
 
     @classmethod
@@ -145,9 +161,7 @@ class OfflineCoScientist:
         return model
 
     @staticmethod
-    def _explains_more_than_noise(
-        model: GaussianProcessRegressor, x: NDArray[np.float64]
-    ) -> bool:
+    def _explains_more_than_noise(model: GaussianProcessRegressor, x: NDArray[np.float64]) -> bool:
         """Whether the GP beats "a constant plus noise" by more than its extra parameters cost.
 
         With ``normalize_y`` the data have unit variance, so the constant-plus-noise model's
@@ -196,6 +210,9 @@ class OfflineCoScientist:
         effect = means[ranked[0]] - means[ranked[1]]
         if effect < self._min_effect * spread:
             return None
+        z = sign * self._effect_z(space, model, points, parameter.name, ranked[1], ranked[0])
+        if z < self._min_z:
+            return None
         best = "highest" if sign > 0 else "lowest"
         return effect, HypothesisDraft(
             statement=(
@@ -233,6 +250,11 @@ class OfflineCoScientist:
         effect = abs(float(curve[end] - curve[start]))
         if effect < self._min_effect * spread:
             return None
+        z = direction * self._effect_z(
+            space, model, points, parameter.name, float(grid[start]), float(grid[end])
+        )
+        if z < self._min_z:
+            return None
         sign: Literal[1, -1] = 1 if direction > 0 else -1
         unit = f" {parameter.unit}" if parameter.unit else ""
         objective_unit = f" {objective.unit}" if objective.unit else ""
@@ -257,6 +279,33 @@ class OfflineCoScientist:
             ),
             author=self.author,
         )
+
+    def _effect_z(
+        self,
+        space: SearchSpace,
+        model: GaussianProcessRegressor,
+        points: list[Point],
+        variable: str,
+        start: float | str,
+        end: float | str,
+    ) -> float:
+        """How many posterior standard deviations ``PD(end) - PD(start)`` lies from zero.
+
+        The difference is a linear functional of the latent function, ``w' f`` with weights
+        ``+1/n`` at the points moved to ``end`` and ``-1/n`` at the points moved to ``start``, so
+        its posterior is normal with mean ``w' mu`` and variance ``w' Sigma w`` [Rasmussen2006]_
+        (eq. 2.24). A GP that has merely threaded its curve through noise has short length scales
+        and is uncertain between the data, so its effects do not pass.
+
+        .. [Rasmussen2006] C. E. Rasmussen, C. K. I. Williams, Gaussian Processes for Machine
+           Learning, MIT Press (2006).
+        """
+        moved = [{**p, variable: end} for p in points] + [{**p, variable: start} for p in points]
+        mean, cov = model.predict(_encode(space, moved), return_cov=True)
+        n = len(points)
+        w = np.concatenate([np.full(n, 1.0 / n), np.full(n, -1.0 / n)])
+        variance = float(w @ cov @ w)
+        return float(w @ mean) / float(np.sqrt(max(variance, 1e-12)))
 
     def _partial_dependence(
         self,

@@ -71,6 +71,12 @@ def _best_text(campaign: Campaign) -> str:
     return f"{objective.name} {best[1].values[objective.name]:.4g}{unit}"
 
 
+def _round_text(campaign: Campaign) -> str:
+    if campaign.finished is not None:
+        return f"{campaign.rounds_completed} (done)"
+    return str(campaign.current_round)
+
+
 class _ProgressView:
     """Keeps a rich progress bar in step with the journal."""
 
@@ -82,7 +88,7 @@ class _ProgressView:
         self._progress.update(
             self._task,
             completed=finished,
-            round=campaign.current_round,
+            round=_round_text(campaign),
             best=_best_text(campaign),
             busy=f"{len(campaign.busy_devices)}/{self._devices}",
         )
@@ -134,7 +140,7 @@ def run(
         "experiments",
         total=spec.budget.experiments,
         completed=done,
-        round=campaign.current_round,
+        round=_round_text(campaign),
         best=_best_text(campaign),
         busy=f"0/{len(spec.lab.devices)}",
     )
