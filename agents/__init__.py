@@ -1,0 +1,1 @@
+"""Co-scientists that propose hypotheses; ``agents.offline`` needs no LLM."""

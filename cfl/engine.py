@@ -165,7 +165,7 @@ class Engine:
         spec = campaign.spec
         n = min(spec.batch_size, spec.budget.experiments - campaign.designed)
         pending = [e.params for e in campaign.pending]
-        points = self._planner.suggest(n, pending)
+        points = self._planner.suggest(n, pending)[:n]  # a plug-in may not overspend the budget
         experiments = []
         for offset, point in enumerate(points):
             index = campaign.designed + offset + 1

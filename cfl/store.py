@@ -96,16 +96,7 @@ class CampaignInfo:
 
 
 def _info(row: CampaignRow) -> CampaignInfo:
-    return CampaignInfo(
-        id=row.id,
-        name=row.name,
-        spec_hash=row.spec_hash,
-        finished=row.finished,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        head_seq=row.head_seq,
-        head_hash=row.head_hash,
-    )
+    return CampaignInfo(**row.model_dump())
 
 
 def _row(record: Record) -> RecordRow:

@@ -1,0 +1,1 @@
+"""Instrument drivers and their simulated twins (``instruments.sim``)."""

@@ -1,0 +1,1 @@
+"""The FastAPI web app: leaderboard, submissions, dashboards and copilot chat (to come)."""

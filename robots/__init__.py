@@ -1,0 +1,1 @@
+"""The KAPEX humanoid: driver contract and simulated twin (``robots.sim_kapex``)."""
