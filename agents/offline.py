@@ -138,8 +138,8 @@ class OfflineCoScientist:
             spread = float(y.max() - y.min())
             if spread <= 0:
                 continue
-            model = self._fit(x, y)
-            if not self._explains_more_than_noise(model, x):
+            model = self._fit(x, y, objective.noise_sd)
+            if not self._explains_more_than_noise(model, x, y, objective.noise_sd):
                 continue
             for parameter in space.parameters:
                 candidate = self._candidate(space, parameter, points, model, objective, spread)
@@ -148,10 +148,23 @@ class OfflineCoScientist:
         drafts.sort(key=lambda item: -item[0])
         return [draft for _, draft in drafts[: self._per_round]]
 
-    def _fit(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> GaussianProcessRegressor:
-        kernel = ConstantKernel(1.0) * Matern(
-            length_scale=np.ones(x.shape[1]), length_scale_bounds=(0.2, 20.0), nu=2.5
-        ) + WhiteKernel(1e-2, noise_level_bounds=(1e-6, 1.0))
+    def _fit(
+        self, x: NDArray[np.float64], y: NDArray[np.float64], noise_sd: float | None
+    ) -> GaussianProcessRegressor:
+        """A GP on ``y`` (normalised); the noise is the declared one when known.
+
+        Length scales stay above 0.2 of a parameter's range: lab responses are smooth at that
+        scale, and shorter ones only thread the curve through measurement noise.
+        """
+        if noise_sd is None:
+            noise = WhiteKernel(1e-2, noise_level_bounds=(1e-6, 1.0))
+        else:  # in the units of the normalised data, as sklearn fits them
+            noise = WhiteKernel((noise_sd / float(np.std(y))) ** 2, noise_level_bounds="fixed")
+        kernel = (
+            ConstantKernel(1.0)
+            * Matern(length_scale=np.ones(x.shape[1]), length_scale_bounds=(0.2, 20.0), nu=2.5)
+            + noise
+        )
         model = GaussianProcessRegressor(
             kernel=kernel, normalize_y=True, n_restarts_optimizer=2, random_state=self._seed
         )
@@ -161,12 +174,19 @@ class OfflineCoScientist:
         return model
 
     @staticmethod
-    def _explains_more_than_noise(model: GaussianProcessRegressor, x: NDArray[np.float64]) -> bool:
+    def _explains_more_than_noise(
+        model: GaussianProcessRegressor,
+        x: NDArray[np.float64],
+        y: NDArray[np.float64],
+        noise_sd: float | None,
+    ) -> bool:
         """Whether the GP beats "a constant plus noise" by more than its extra parameters cost.
 
-        With ``normalize_y`` the data have unit variance, so the constant-plus-noise model's
-        maximised log likelihood is ``-n/2 (log 2 pi + 1)``. The GP must exceed it by more than
-        the BIC penalty ``(d + 1)/2 log n`` of its ``d`` length scales and signal variance
+        Both likelihoods are of the normalised data (unit variance). With the noise unknown, the
+        constant-plus-noise model's maximised log likelihood is ``-n/2 (log 2 pi + 1)``; with a
+        declared noise ``s`` (``s_n = s / sd(y)`` normalised) it is
+        ``-n/2 log(2 pi s_n^2) - n / (2 s_n^2)``. The GP must exceed it by more than the BIC
+        penalty ``(d + 1)/2 log n`` of its ``d`` length scales and signal variance
         [Schwarz1978]_; otherwise it is fitting noise, and any partial dependence read off it is
         too.
 
@@ -174,7 +194,11 @@ class OfflineCoScientist:
            6(2), 461-464 (1978).
         """
         n = x.shape[0]
-        noise_only = -0.5 * n * (float(np.log(2 * np.pi)) + 1.0)
+        if noise_sd is None:
+            noise_only = -0.5 * n * (float(np.log(2 * np.pi)) + 1.0)
+        else:
+            s2 = (noise_sd / float(np.std(y))) ** 2
+            noise_only = -0.5 * n * float(np.log(2 * np.pi * s2)) - n / (2 * s2)
         penalty = 0.5 * (x.shape[1] + 1) * float(np.log(n))
         return bool(float(model.log_marginal_likelihood_value_) - noise_only > penalty)
 

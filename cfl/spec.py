@@ -55,6 +55,11 @@ class Objective(_Frozen):
     unit: str | None = None
     weight: float = Field(default=1.0, ge=0)
     """Weight in the optimised score; 0 records the quantity without optimising it."""
+    noise_sd: float | None = Field(default=None, gt=0)
+    """Measurement repeatability, one standard deviation in the objective's unit, if known.
+
+    With it the co-scientist can tell an effect from noise after a handful of experiments;
+    without it, it must estimate the noise from the data too, and waits much longer."""
 
 
 class Budget(_Frozen):
