@@ -73,7 +73,7 @@ def _best_text(campaign: Campaign) -> str:
 
 def _round_text(campaign: Campaign) -> str:
     if campaign.finished is not None:
-        return f"{campaign.rounds_completed} (done)"
+        return str(campaign.rounds_completed)
     return str(campaign.current_round)
 
 
@@ -127,10 +127,11 @@ def run(
         console.print("Co-scientist: offline, data-driven (no LLM endpoint is configured).")
     progress = Progress(
         TextColumn("[bold]{task.description}"),
-        BarColumn(),
+        BarColumn(bar_width=16),
         MofNCompleteColumn(),
         TextColumn(
-            "round {task.fields[round]}  best {task.fields[best]}  devices busy {task.fields[busy]}"
+            "round {task.fields[round]} | best {task.fields[best]} | "
+            "devices busy {task.fields[busy]}"
         ),
         TimeElapsedColumn(),
         console=console,

@@ -37,7 +37,7 @@ from tests.conftest import demo_spec_data, write_spec
 NAME = "snar-resume"
 CAMPAIGN = f"{NAME}-1"
 BUDGET = 16
-POLL_S = 0.02
+POLL_S = 0.005
 START_TIMEOUT_S = 180.0
 RUN_TIMEOUT_S = 240.0
 CLI_TIMEOUT_S = 120.0
