@@ -9,6 +9,10 @@ from typing import Any
 import pytest
 import yaml
 
+from cfl.campaign import Campaign
+from cfl.events import CampaignCreated, ExperimentDesigned, ExperimentStarted, ObservationRecorded
+from cfl.journal import spec_hash
+from cfl.models import Experiment, Observation
 from cfl.spec import CampaignSpec, load_spec
 from cfl.store import Store
 
@@ -53,3 +57,28 @@ def small_spec(tmp_path: Path) -> CampaignSpec:
     data = demo_spec_data()
     data.update(name="snar-small", budget={"experiments": 8}, initial_design=4, stop={})
     return load_spec(write_spec(tmp_path, data))
+
+
+def observed_campaign(
+    spec: CampaignSpec, rows: list[tuple[dict[str, float | int | str], float]]
+) -> Campaign:
+    """A campaign whose experiments ran at ``rows``' conditions and measured ``rows``' yields."""
+    campaign = Campaign.from_events(
+        "c-1", [CampaignCreated(lab_time_s=0, spec=spec, spec_hash=spec_hash(spec))]
+    )
+    for i, (params, y) in enumerate(rows, start=1):
+        e = Experiment(
+            id=f"E{i:04d}",
+            index=i,
+            round=1,
+            params=params,
+            protocol=spec.protocol,
+            source="planner",
+        )
+        campaign.apply(ExperimentDesigned(lab_time_s=0, experiment=e))
+        campaign.apply(ExperimentStarted(lab_time_s=0, experiment=e.id, attempt=1, sample=e.sample))
+        observation = Observation(
+            experiment=e.id, values={"yield": y, "e_factor": 1.0}, device="hplc-1", lab_time_s=0
+        )
+        campaign.apply(ObservationRecorded(lab_time_s=0, observation=observation))
+    return campaign

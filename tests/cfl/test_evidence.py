@@ -4,51 +4,16 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from cfl.campaign import Campaign
-from cfl.events import CampaignCreated, ExperimentDesigned, ExperimentStarted, ObservationRecorded
 from cfl.evidence import SUPPORT, assess
-from cfl.journal import spec_hash
 from cfl.models import (
     BestLevel,
-    Experiment,
     Hypothesis,
     HypothesisStatus,
-    Observation,
     Prediction,
     Trend,
 )
 from cfl.spec import CampaignSpec
-
-
-def _campaign(
-    spec: CampaignSpec, rows: list[tuple[dict[str, float | int | str], float]]
-) -> Campaign:
-    campaign = Campaign.from_events(
-        "c-1", [CampaignCreated(lab_time_s=0, spec=spec, spec_hash=spec_hash(spec))]
-    )
-    for i, (params, y) in enumerate(rows, start=1):
-        e = Experiment(
-            id=f"E{i:04d}",
-            index=i,
-            round=1,
-            params=params,
-            protocol=spec.protocol,
-            source="planner",
-        )
-        campaign.apply(ExperimentDesigned(lab_time_s=0, experiment=e))
-        campaign.apply(ExperimentStarted(lab_time_s=0, experiment=e.id, attempt=1, sample=e.sample))
-        campaign.apply(
-            ObservationRecorded(
-                lab_time_s=0,
-                observation=Observation(
-                    experiment=e.id,
-                    values={"yield": y, "e_factor": 1.0},
-                    device="hplc-1",
-                    lab_time_s=0,
-                ),
-            )
-        )
-    return campaign
+from tests.conftest import observed_campaign
 
 
 def _hypothesis(prediction: Prediction, registered_after: int = 0) -> Hypothesis:
@@ -81,19 +46,19 @@ RISES = Trend(objective="yield", variable="temperature", sign=1, low=30, high=12
 
 
 def test_clear_rise_is_supported(small_spec: CampaignSpec) -> None:
-    result = assess(_campaign(small_spec, _rows(20, slope=0.2)), _hypothesis(RISES))
+    result = assess(observed_campaign(small_spec, _rows(20, slope=0.2)), _hypothesis(RISES))
     assert result.status == HypothesisStatus.SUPPORTED
     assert result.credence > 0.999 and result.evidence_n == 20
 
 
 def test_clear_fall_refutes_a_predicted_rise(small_spec: CampaignSpec) -> None:
-    result = assess(_campaign(small_spec, _rows(20, slope=-0.2)), _hypothesis(RISES))
+    result = assess(observed_campaign(small_spec, _rows(20, slope=-0.2)), _hypothesis(RISES))
     assert result.status == HypothesisStatus.REFUTED and result.credence < 0.001
 
 
 def test_credence_is_the_student_t_cdf_of_the_ols_coefficient(small_spec: CampaignSpec) -> None:
     rows = _rows(15, slope=0.01, seed=3)
-    result = assess(_campaign(small_spec, rows), _hypothesis(RISES))
+    result = assess(observed_campaign(small_spec, rows), _hypothesis(RISES))
     # Recompute by hand: OLS on standardised parameters with an intercept.
     names = ["residence_time", "equivalents", "concentration", "temperature"]
     x = np.array([[float(p[n]) for n in names] for p, _ in rows])
@@ -110,13 +75,13 @@ def test_credence_is_the_student_t_cdf_of_the_ols_coefficient(small_spec: Campai
 
 def test_only_experiments_after_registration_count(small_spec: CampaignSpec) -> None:
     rows = _rows(20, slope=0.2)
-    result = assess(_campaign(small_spec, rows), _hypothesis(RISES, registered_after=12))
+    result = assess(observed_campaign(small_spec, rows), _hypothesis(RISES, registered_after=12))
     assert result.evidence_n == 8
     assert result.status == HypothesisStatus.SUPPORTED
 
 
 def test_too_little_data_stays_open(small_spec: CampaignSpec) -> None:
-    result = assess(_campaign(small_spec, _rows(7, slope=0.2)), _hypothesis(RISES))
+    result = assess(observed_campaign(small_spec, _rows(7, slope=0.2)), _hypothesis(RISES))
     assert (result.status, result.credence, result.evidence_n) == (HypothesisStatus.OPEN, 0.5, 7)
 
 
@@ -124,7 +89,7 @@ def test_only_experiments_inside_the_range_count(small_spec: CampaignSpec) -> No
     narrow = Trend(objective="yield", variable="temperature", sign=1, low=30, high=75)
     rows = _rows(40, slope=0.2)
     inside = sum(1 for p, _ in rows if float(p["temperature"]) <= 75)
-    assert assess(_campaign(small_spec, rows), _hypothesis(narrow)).evidence_n == inside
+    assert assess(observed_campaign(small_spec, rows), _hypothesis(narrow)).evidence_n == inside
 
 
 def test_best_level_by_welch_t(small_spec: CampaignSpec) -> None:
@@ -134,7 +99,7 @@ def test_best_level_by_welch_t(small_spec: CampaignSpec) -> None:
     for level, ys in values.items():
         rows += [({**base, "solvent": level}, y) for y in ys]
     best = BestLevel(objective="yield", variable="solvent", level="B")
-    result = assess(_campaign(small_spec, rows), _hypothesis(best))
+    result = assess(observed_campaign(small_spec, rows), _hypothesis(best))
     level, others = np.array(values["B"]), np.array(values["A"] + values["C"])
     v1, v2 = level.var(ddof=1) / 4, others.var(ddof=1) / 5
     t = (level.mean() - others.mean()) / np.sqrt(v1 + v2)
