@@ -60,10 +60,15 @@ class LabClock:
     Args:
         start_s: Lab time at the moment the loop starts, so a resumed campaign continues its
             timeline instead of starting again at zero.
+        speed: Lab seconds per loop second. A simulator served on the wire runs on the wall
+            clock, sped up so that an hour's chemistry takes seconds in a test.
     """
 
-    def __init__(self, start_s: float = 0.0) -> None:
+    def __init__(self, start_s: float = 0.0, *, speed: float = 1.0) -> None:
+        if speed <= 0:
+            raise ValueError(f"speed must be positive, got {speed=}")
         self._start_s = start_s
+        self._speed = speed
         self._loop: asyncio.AbstractEventLoop | None = None
         self._origin = 0.0
 
@@ -76,11 +81,11 @@ class LabClock:
         """Lab time in seconds."""
         if self._loop is None:
             return self._start_s
-        return self._start_s + self._loop.time() - self._origin
+        return self._start_s + (self._loop.time() - self._origin) * self._speed
 
     async def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` of lab time."""
-        await asyncio.sleep(max(0.0, seconds))
+        await asyncio.sleep(max(0.0, seconds) / self._speed)
 
 
 def run_on_clock(main: Callable[[], Awaitable[T]], *, clock: LabClock, kind: ClockKind) -> T:

@@ -13,7 +13,7 @@ A driver is found by name through the ``cfl.devices`` entry-point group and buil
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol, TypeVar, runtime_checkable
 
@@ -23,14 +23,18 @@ from pydantic import BaseModel, JsonValue, ValidationError
 from cfl.bench import Bench
 from cfl.clock import LabClock
 from cfl.errors import SpecError
+from cfl.faults import FaultInjector, FaultSpec
 from cfl.space import ParamValue
 
 __all__ = [
     "DeviceContext",
+    "Doses",
     "Driver",
+    "Heats",
     "Measures",
     "Reacts",
     "Reading",
+    "Stoppable",
     "Transfers",
     "parse_options",
     "unsupported",
@@ -68,16 +72,45 @@ class Reacts(Protocol):
 
 @runtime_checkable
 class Measures(Protocol):
-    """Measures a sample: an analytical instrument."""
+    """Measures a sample: an analytical instrument.
+
+    Its class declares ``measurands``: each quantity it reports, with the range the quantity can
+    physically take (allowing for measurement noise). The dispatcher refuses readings outside it.
+    """
 
     async def measure(self, sample: str) -> Reading:
         """Measure ``sample``, which sits in the instrument."""
 
 
+@runtime_checkable
+class Doses(Protocol):
+    """Adds a reagent to a sample: a liquid handler, syringe pump or powder doser."""
+
+    async def dose(self, sample: str, reagent: str, amount: float) -> float:
+        """Add ``amount`` (the device's unit: mL or mg) of ``reagent``; returns what was added."""
+
+
+@runtime_checkable
+class Heats(Protocol):
+    """Brings a sample position to a temperature: a heating block, thermostat, hot plate."""
+
+    async def heat(self, sample: str, target_c: float) -> float:
+        """Heat (or cool) ``sample`` to ``target_c``; returns the temperature reached."""
+
+
+@runtime_checkable
+class Stoppable(Protocol):
+    """Can abort what it is doing: the dispatcher calls it when a step overruns its deadline."""
+
+    async def stop(self) -> None:
+        """Abort the running command and leave the device safe."""
+
+
 class Driver(Protocol):
     """What a ``cfl.devices`` entry point must be: a class that builds itself from a lab file."""
 
-    measurands: ClassVar[tuple[str, ...]]
+    measurands: ClassVar[Mapping[str, tuple[float, float]]]
+    """Quantities a measuring device reports, each with its physical range; empty otherwise."""
 
     @classmethod
     def from_config(
@@ -103,6 +136,14 @@ class DeviceContext:
     """The simulated bench; only simulators use it."""
     seed: int
     """Campaign seed; simulators draw noise from :meth:`rng` so runs are reproducible."""
+    faults: Sequence[FaultSpec] = ()
+    """Faults to inject (lab file ``faults:``); only simulators act on them."""
+    address: str | None = None
+    """Where the device is reached (``host:port``, a VISA resource), from the lab file."""
+
+    def injector(self, device: str) -> FaultInjector:
+        """The fault injector for ``device``, seeded like its noise."""
+        return FaultInjector(device, self.faults, self.rng(device, "faults"))
 
     def rng(self, *keys: str) -> np.random.Generator:
         """A random generator fixed by the seed and ``keys`` (device name, sample id).

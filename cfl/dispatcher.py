@@ -17,8 +17,15 @@ from dataclasses import dataclass
 from pydantic import JsonValue
 
 from cfl.clock import LabClock
-from cfl.devices import Measures, Reacts, Reading, Transfers, unsupported
-from cfl.errors import CFLError, DeviceError, DeviceFault, SafetyInterlock, SpecError
+from cfl.devices import Doses, Heats, Measures, Reacts, Reading, Transfers, unsupported
+from cfl.errors import (
+    CFLError,
+    DeviceError,
+    DeviceFault,
+    ReadingOutOfRange,
+    SafetyInterlock,
+    SpecError,
+)
 from cfl.events import (
     ExperimentFailed,
     ExperimentStarted,
@@ -43,6 +50,8 @@ class StepContext:
     at: str | None
     """The resolved location: a lab location or the device name bound to the named role."""
     params: Point
+    args: Mapping[str, float | int | str]
+    """The step's arguments with parameter references resolved."""
 
 
 Handler = Callable[[object, StepContext], Awaitable[Reading | None]]
@@ -74,11 +83,25 @@ async def _measure(device: object, ctx: StepContext) -> Reading:
     return await device.measure(ctx.sample)
 
 
+async def _dose(device: object, ctx: StepContext) -> None:
+    if not isinstance(device, Doses):
+        raise unsupported(device, Doses, name=ctx.device)
+    await device.dose(ctx.sample, str(ctx.args["reagent"]), float(ctx.args["amount"]))
+
+
+async def _heat(device: object, ctx: StepContext) -> None:
+    if not isinstance(device, Heats):
+        raise unsupported(device, Heats, name=ctx.device)
+    await device.heat(ctx.sample, float(ctx.args["target_c"]))
+
+
 HANDLERS: Mapping[str, Handler] = {
     "pick": _pick,
     "place": _place,
     "react": _react,
     "measure": _measure,
+    "dose": _dose,
+    "heat": _heat,
 }
 
 
@@ -142,7 +165,11 @@ class Dispatcher:
                     ),
                 )
                 context = StepContext(
-                    device=current, sample=sample, at=at, params=experiment.params
+                    device=current,
+                    sample=sample,
+                    at=at,
+                    params=experiment.params,
+                    args=step.resolved_args(experiment.params),
                 )
                 reading = await self._call(step.command, current, context)
                 self._journal.write(
@@ -157,7 +184,7 @@ class Dispatcher:
                     ),
                 )
                 if reading is not None:
-                    values.update(self._checked(reading, current))
+                    values.update(self._checked(reading, current, self._devices[current]))
                     raw.update(reading.raw)
                     measured_by = current
                 current = None
@@ -210,15 +237,25 @@ class Dispatcher:
             ) from exc
 
     @staticmethod
-    def _checked(reading: Reading, device: str) -> dict[str, float]:
+    def _checked(reading: Reading, name: str, device: object) -> dict[str, float]:
+        """The reading's values, refused if one is not finite or outside its physical range."""
+        ranges: Mapping[str, tuple[float, float]] = getattr(device, "measurands", {})
         values: dict[str, float] = {}
-        for name, value in reading.values.items():
+        for quantity, value in reading.values.items():
             number = float(value)
             if not math.isfinite(number):
                 raise DeviceFault(
-                    f"{device} reported {name}={value}, which is not a finite number",
-                    device=device,
+                    f"{name} reported {quantity}={value}, which is not a finite number",
+                    device=name,
                     command="measure",
                 )
-            values[name] = number
+            low, high = ranges.get(quantity, (-math.inf, math.inf))
+            if not low <= number <= high:
+                raise ReadingOutOfRange(
+                    f"{name} reported {quantity}={number:g}, outside the range "
+                    f"[{low:g}, {high:g}] it can physically take",
+                    device=name,
+                    command="measure",
+                )
+            values[quantity] = number
         return values

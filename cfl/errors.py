@@ -5,9 +5,13 @@ Callers choose what to do by the branch they catch, so the tree is drawn by what
     CFLError
     ├── SpecError            bad input: fix the spec, lab file or argument and run again
     ├── NotFound             the named campaign or record does not exist
-    ├── DeviceError          a device could not do what it was asked
-    │   ├── DeviceTimeout    it did not answer in time; the step may be retried
-    │   └── DeviceFault      it answered with a fault
+    ├── DeviceError          a device could not do what it was asked (``retryable`` says if
+    │   │                    trying the same step again may work)
+    │   ├── DeviceTimeout        it did not finish in time (retryable)
+    │   ├── DeviceDisconnected   the connection dropped mid-command (retryable)
+    │   ├── DeviceUnavailable    no device of the role can take work (all quarantined)
+    │   └── DeviceFault          it answered with a fault
+    │       └── ReadingOutOfRange    a value outside what the quantity can be (retryable)
     ├── SafetyInterlock      a safety rule stopped the step; never retried automatically
     └── LedgerTampered       the record chain does not verify; stop and investigate
 
@@ -19,11 +23,14 @@ from __future__ import annotations
 
 __all__ = [
     "CFLError",
+    "DeviceDisconnected",
     "DeviceError",
     "DeviceFault",
     "DeviceTimeout",
+    "DeviceUnavailable",
     "LedgerTampered",
     "NotFound",
+    "ReadingOutOfRange",
     "SafetyInterlock",
     "SpecError",
 ]
@@ -56,24 +63,59 @@ class NotFound(CFLError):
 class DeviceError(CFLError):
     """A device could not carry out a step."""
 
-    def __init__(self, message: str, *, device: str, command: str | None = None) -> None:
+    retryable_by_default = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        device: str,
+        command: str | None = None,
+        retryable: bool | None = None,
+    ) -> None:
         super().__init__(message)
         self.device = device
         self.command = command
+        self.retryable = self.retryable_by_default if retryable is None else retryable
+        """Whether the same step may succeed if tried again (after a back-off)."""
 
 
 class DeviceTimeout(DeviceError):
     """The device did not finish within the step's deadline."""
 
+    retryable_by_default = True
+
     def __init__(
-        self, message: str, *, device: str, command: str | None = None, timeout_s: float
+        self,
+        message: str,
+        *,
+        device: str,
+        command: str | None = None,
+        timeout_s: float,
+        retryable: bool | None = None,
     ) -> None:
-        super().__init__(message, device=device, command=command)
+        super().__init__(message, device=device, command=command, retryable=retryable)
         self.timeout_s = timeout_s
+
+
+class DeviceDisconnected(DeviceError):
+    """The connection to the device dropped while a command was running."""
+
+    retryable_by_default = True
+
+
+class DeviceUnavailable(DeviceError):
+    """No device of a role can take work: every one is quarantined or offline."""
 
 
 class DeviceFault(DeviceError):
     """The device reported a fault (bad reading, mechanical failure, lost sample)."""
+
+
+class ReadingOutOfRange(DeviceFault):
+    """A reading outside the range its quantity can physically take; measuring again may help."""
+
+    retryable_by_default = True
 
 
 class SafetyInterlock(CFLError):

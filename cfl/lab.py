@@ -29,9 +29,10 @@ from cfl.bench import Bench
 from cfl.clock import LabClock
 from cfl.devices import DeviceContext
 from cfl.errors import SpecError
+from cfl.faults import FaultSpec
 from cfl.registry import load_plugin
 
-__all__ = ["DeviceSpec", "Lab", "LabSpec", "LocationSpec"]
+__all__ = ["DevicePolicy", "DeviceSpec", "Lab", "LabSpec", "LocationSpec"]
 
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -45,6 +46,8 @@ class LocationSpec(_Frozen):
 
     supply: bool = False
     """Picking here yields a fresh empty vial (a stocked rack)."""
+    discard: bool = False
+    """Where the dispatcher puts the vial of a failed experiment, to free its station."""
     capacity: int | None = Field(default=None, ge=1)
     """How many samples fit; ``None`` for unlimited."""
 
@@ -58,6 +61,24 @@ class DeviceSpec(_Frozen):
     """Pool the device serves in; protocol steps name roles, not devices."""
     options: dict[str, JsonValue] = Field(default_factory=dict)
     """Passed to the driver's ``from_config``; the driver validates them."""
+    address: str | None = None
+    """Where the driver reaches the device: ``host:port`` for SiLA 2, a VISA resource string."""
+    step_timeout_s: float | None = Field(default=None, gt=0)
+    """Lab seconds any one command may take on this device before the dispatcher gives up."""
+    faults: tuple[FaultSpec, ...] = ()
+    """Faults a simulated device will inject (see :mod:`cfl.faults`)."""
+
+
+class DevicePolicy(_Frozen):
+    """How the dispatcher treats a device that fails."""
+
+    retries: int = Field(default=2, ge=0)
+    """Further attempts at a step after a retryable fault (never after a safety stop)."""
+    backoff_s: float = Field(default=30.0, ge=0)
+    """Lab seconds before the first retry; each later retry waits ``backoff_factor`` times more."""
+    backoff_factor: float = Field(default=2.0, ge=1)
+    quarantine_after: int = Field(default=3, ge=1)
+    """Failed attempts in a row after which a device is taken out of service."""
 
 
 class LabSpec(_Frozen):
@@ -67,6 +88,7 @@ class LabSpec(_Frozen):
     clock: Literal["virtual", "wall"] = "wall"
     locations: dict[str, LocationSpec] = Field(default_factory=dict)
     devices: dict[str, DeviceSpec] = Field(min_length=1)
+    policy: DevicePolicy = DevicePolicy()
 
     @field_validator("locations", "devices")
     @classmethod
@@ -84,7 +106,15 @@ class LabSpec(_Frozen):
         clash = sorted(set(self.locations) & set(self.devices))
         if clash:
             raise ValueError(f"names used for both a location and a device: {clash}; rename one")
+        discards = [name for name, loc in self.locations.items() if loc.discard]
+        if len(discards) > 1:
+            raise ValueError(f"only one location may be the discard, got {discards}")
         return self
+
+    @property
+    def discard(self) -> str | None:
+        """The location failed experiments' vials go to, if the lab has one."""
+        return next((name for name, loc in self.locations.items() if loc.discard), None)
 
     @property
     def roles(self) -> dict[str, list[str]]:
@@ -131,11 +161,13 @@ class Lab:
             {name: loc.capacity for name, loc in spec.locations.items()},
             supplies=frozenset(n for n, loc in spec.locations.items() if loc.supply),
         )
-        context = DeviceContext(clock=clock, bench=bench, seed=seed)
         devices: dict[str, object] = {}
         for name, device in spec.devices.items():
             driver = spec.driver_class(name)
             bench.add_location(name, 1)
+            context = DeviceContext(
+                clock=clock, bench=bench, seed=seed, faults=device.faults, address=device.address
+            )
             try:
                 devices[name] = driver.from_config(name, device.options, context)  # type: ignore[attr-defined]
             except SpecError as exc:

@@ -24,9 +24,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from cfl.devices import Measures, Reacts, Transfers
+from cfl.devices import Doses, Heats, Measures, Reacts, Transfers
 from cfl.errors import SpecError
 from cfl.lab import LabSpec
 
@@ -42,6 +42,19 @@ class Step(BaseModel):
     role: str
     at: str | None = None
     """Where a transfer happens: a location name or a role reserved by this experiment."""
+    args: dict[str, float | int | str] = Field(default_factory=dict)
+    """The command's arguments; a string ``"$name"`` stands for the experiment's parameter."""
+    timeout_s: float | None = Field(default=None, gt=0)
+    """Lab seconds this step may take; overrides the device's ``step_timeout_s``."""
+
+    def resolved_args(
+        self, params: Mapping[str, float | int | str]
+    ) -> dict[str, float | int | str]:
+        """``args`` with every ``"$name"`` replaced by the parameter's value."""
+        return {
+            key: params[value[1:]] if isinstance(value, str) and value.startswith("$") else value
+            for key, value in self.args.items()
+        }
 
 
 @dataclass(frozen=True)
@@ -51,6 +64,8 @@ class CommandInfo:
     capability: type | None
     """Protocol the device must satisfy; ``None`` for reservations, which the dispatcher does."""
     site: Literal["required", "forbidden"]
+    args: frozenset[str] = frozenset()
+    """Arguments the command takes, all required."""
 
 
 COMMANDS: Mapping[str, CommandInfo] = {
@@ -60,11 +75,15 @@ COMMANDS: Mapping[str, CommandInfo] = {
     "place": CommandInfo(Transfers, "required"),
     "react": CommandInfo(Reacts, "forbidden"),
     "measure": CommandInfo(Measures, "forbidden"),
+    "dose": CommandInfo(Doses, "forbidden", frozenset({"reagent", "amount"})),
+    "heat": CommandInfo(Heats, "forbidden", frozenset({"target_c"})),
 }
 
 
-def validate_protocol(steps: Sequence[Step], lab: LabSpec, objectives: Sequence[str]) -> None:
-    """Check a protocol template against a lab and the campaign's objectives.
+def validate_protocol(
+    steps: Sequence[Step], lab: LabSpec, objectives: Sequence[str], parameters: Sequence[str]
+) -> None:
+    """Check a protocol template against a lab, the campaign's objectives and its parameters.
 
     Raises:
         SpecError: naming the step (``protocol[i]``) and the fix.
@@ -92,6 +111,18 @@ def validate_protocol(steps: Sequence[Step], lab: LabSpec, objectives: Sequence[
             raise SpecError(f"{step.command} needs 'at': a location or a role", field=where)
         if info.site == "forbidden" and step.at is not None:
             raise SpecError(f"{step.command} takes no 'at'; remove it", field=f"{where}.at")
+        if set(step.args) != info.args:
+            raise SpecError(
+                f"{step.command} takes arguments {sorted(info.args) or 'none'}, got "
+                f"{sorted(step.args) or 'none'}",
+                field=f"{where}.args",
+            )
+        for key, value in step.args.items():
+            if isinstance(value, str) and value.startswith("$") and value[1:] not in parameters:
+                raise SpecError(
+                    f"{value!r} names no parameter of the space ({list(parameters)})",
+                    field=f"{where}.args.{key}",
+                )
         if step.at is not None and step.at not in lab.locations and step.at not in held:
             raise SpecError(
                 f"{step.at!r} is neither a location of the lab ({sorted(lab.locations)}) nor a "
@@ -145,7 +176,7 @@ def validate_protocol(steps: Sequence[Step], lab: LabSpec, objectives: Sequence[
     measured: set[str] = set()
     for role in measuring_roles:
         for device in roles[role]:
-            measured.update(getattr(lab.driver_class(device), "measurands", ()))
+            measured.update(getattr(lab.driver_class(device), "measurands", {}))
     missing = [name for name in objectives if name not in measured]
     if missing:
         raise SpecError(

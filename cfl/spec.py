@@ -33,7 +33,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from cfl.clock import LabClock
 from cfl.errors import SpecError
-from cfl.lab import DeviceSpec, Lab, LabSpec, LocationSpec
+from cfl.faults import FaultSpec
+from cfl.lab import DevicePolicy, DeviceSpec, Lab, LabSpec, LocationSpec
 from cfl.protocol import Step, validate_protocol
 from cfl.registry import load_plugin
 from cfl.space import CategoricalParameter, ContinuousParameter, IntegerParameter, SearchSpace
@@ -145,6 +146,8 @@ _MODELS: tuple[type[BaseModel], ...] = (
     LabSpec,
     DeviceSpec,
     LocationSpec,
+    DevicePolicy,
+    FaultSpec,
 )
 _KNOWN_FIELDS = sorted({name for model in _MODELS for name in model.model_fields})
 
@@ -248,7 +251,9 @@ def check_spec(spec: CampaignSpec) -> None:
         SpecError: a driver, planner or co-scientist is unknown, or the protocol does not fit.
     """
     Lab.build(spec.lab, clock=LabClock(), seed=spec.seed)  # drivers validate their options
-    validate_protocol(spec.protocol, spec.lab, [o.name for o in spec.objectives])
+    validate_protocol(
+        spec.protocol, spec.lab, [o.name for o in spec.objectives], list(spec.space.names)
+    )
     try:
         load_plugin("cfl.planners", spec.planner)
     except SpecError as exc:

@@ -36,12 +36,13 @@ class KapexOptions(BaseModel):
 class SimKapex:
     """Simulated KAPEX with pick and place skills; see the module docstring."""
 
-    measurands: ClassVar[tuple[str, ...]] = ()
+    measurands: ClassVar[Mapping[str, tuple[float, float]]] = {}
 
     def __init__(self, name: str, options: KapexOptions, context: DeviceContext) -> None:
         self.name = name
         self._options = options
         self._context = context
+        self._faults = context.injector(name)
         self.location = options.home
         self.holding: str | None = None
 
@@ -64,12 +65,12 @@ class SimKapex:
                 command="pick",
             )
         await self._go(location)
-        self._context.bench.take(sample, location, robot=self.name)
-        await self._context.clock.sleep(self._options.grasp_s)
+        await self._faults.run("pick", self._options.grasp_s, self._context.clock.sleep)
+        self._context.bench.take(sample, location, robot=self.name)  # a failed grasp moves nothing
         self.holding = sample
 
     async def place(self, sample: str, location: str) -> None:
         await self._go(location)
-        self._context.bench.put(sample, location, robot=self.name)
-        await self._context.clock.sleep(self._options.release_s)
+        await self._faults.run("place", self._options.release_s, self._context.clock.sleep)
+        self._context.bench.put(sample, location, robot=self.name)  # a failed release keeps it
         self.holding = None

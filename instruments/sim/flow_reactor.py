@@ -51,12 +51,13 @@ class SimFlowReactor:
     ``concentration`` (M) and ``temperature`` (°C).
     """
 
-    measurands: ClassVar[tuple[str, ...]] = ()
+    measurands: ClassVar[Mapping[str, tuple[float, float]]] = {}
 
     def __init__(self, name: str, options: FlowReactorOptions, context: DeviceContext) -> None:
         self.name = name
         self._options = options
         self._context = context
+        self._faults = context.injector(name)
         self.temperature_c = options.start_temperature_c
 
     @classmethod
@@ -84,7 +85,7 @@ class SimFlowReactor:
             + o.equilibration_min
             + (o.steady_state_volumes + 1.0) * snar.residence_time_min
         )
-        await self._context.clock.sleep(60.0 * minutes)
+        await self._faults.run("react", 60.0 * minutes, self._context.clock.sleep)
         self.temperature_c = snar.temperature_c
         vial.charge = dict(conditions)
         vial.contents = dict(zip(_SPECIES, simulate_snar(snar), strict=True))

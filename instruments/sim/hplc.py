@@ -41,17 +41,19 @@ class HPLCOptions(BaseModel):
 class SimHPLC:
     """Simulated HPLC for the SnAr coupling; see the module docstring."""
 
-    measurands: ClassVar[tuple[str, ...]] = (
-        "yield",
-        "conversion",
-        "space_time_yield",
-        "e_factor",
-    )
+    measurands: ClassVar[Mapping[str, tuple[float, float]]] = {
+        # percentages may stray a little past 0 and 100 by measurement noise, no further
+        "yield": (-10.0, 110.0),
+        "conversion": (-10.0, 110.0),
+        "space_time_yield": (0.0, 1e5),
+        "e_factor": (0.0, 1e3),
+    }
 
     def __init__(self, name: str, options: HPLCOptions, context: DeviceContext) -> None:
         self.name = name
         self._options = options
         self._context = context
+        self._faults = context.injector(name)
 
     @classmethod
     def from_config(
@@ -70,7 +72,9 @@ class SimHPLC:
                 command="measure",
             )
         o = self._options
-        await self._context.clock.sleep(60.0 * (o.injection_min + o.run_min))
+        await self._faults.run(
+            "measure", 60.0 * (o.injection_min + o.run_min), self._context.clock.sleep
+        )
         rng = self._context.rng(self.name, sample)
         measured = {}
         for species in _SPECIES:
@@ -87,12 +91,15 @@ class SimHPLC:
         )
         outlet = tuple(measured[s] for s in _SPECIES)
         figures = snar_figures(outlet, conditions)  # type: ignore[arg-type]
-        return Reading(
-            values={
+        values = self._faults.corrupt(
+            {
                 "yield": figures.yield_pct,
                 "conversion": figures.conversion_pct,
                 "space_time_yield": figures.space_time_yield,
                 "e_factor": figures.e_factor,
-            },
+            }
+        )
+        return Reading(
+            values=values,
             raw={f"{s}_m": round(v, 8) for s, v in measured.items()},
         )

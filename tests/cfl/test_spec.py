@@ -90,7 +90,7 @@ R, P = "reserve", "release"
 @pytest.mark.parametrize(
     ("steps", "field", "message"),
     [
-        ([{"command": "heat", "role": "reactor"}], "protocol[0]", "unknown command 'heat'"),
+        ([{"command": "boil", "role": "reactor"}], "protocol[0]", "unknown command 'boil'"),
         (
             [{"command": R, "role": "spectrometer"}],
             "protocol[0].role",

@@ -44,7 +44,7 @@ def test_kapex_transfers_but_neither_reacts_nor_measures() -> None:
     assert isinstance(robot, Transfers)
     assert not isinstance(robot, Reacts)
     assert not isinstance(robot, Measures)
-    assert robot.measurands == ()
+    assert robot.measurands == {}
     assert KapexOptions() == KapexOptions(travel_s=20.0, grasp_s=8.0, release_s=6.0, home=None)
 
 

@@ -61,7 +61,7 @@ def test_reactor_reacts_but_neither_measures_nor_transfers() -> None:
     assert isinstance(reactor, Reacts)
     assert not isinstance(reactor, Measures)
     assert not isinstance(reactor, Transfers)
-    assert reactor.measurands == ()
+    assert reactor.measurands == {}
     assert reactor.name == NAME
 
 

@@ -64,7 +64,8 @@ def test_hplc_measures_but_neither_reacts_nor_transfers() -> None:
     assert isinstance(hplc, Measures)
     assert not isinstance(hplc, Reacts)
     assert not isinstance(hplc, Transfers)
-    assert hplc.measurands == ("yield", "conversion", "space_time_yield", "e_factor")
+    assert list(hplc.measurands) == ["yield", "conversion", "space_time_yield", "e_factor"]
+    assert hplc.measurands["yield"] == (-10.0, 110.0)
 
 
 def test_a_run_takes_injection_plus_run_time() -> None:
