@@ -7,6 +7,7 @@ written); 3 the ledger does not verify; 4 the named campaign does not exist.
 from __future__ import annotations
 
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -289,8 +290,25 @@ def ledger_verify(
     console.print(f"ledger OK: {len(infos)} campaign(s), {total} records verified.")
 
 
+def _add_plugin_commands() -> None:
+    """Sub-commands other packages register under the ``cfl.cli`` entry-point group.
+
+    ``cfl sim serve`` lives with the simulators (``instruments``), which the core may not import.
+    """
+    for entry in entry_points(group="cfl.cli"):
+        if entry.name in {group.name for group in app.registered_groups}:
+            continue
+        try:
+            plugin = entry.load()
+        except Exception as exc:  # a broken plug-in must not take the core commands down
+            errors.print(f"warning: command group {entry.name!r} unavailable: {exc}")
+            continue
+        app.add_typer(plugin, name=entry.name)
+
+
 def main() -> None:
     """Console-script entry point."""
+    _add_plugin_commands()
     try:
         app()
     except KeyboardInterrupt:
