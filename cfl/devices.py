@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol, TypeVar, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 from pydantic import BaseModel, JsonValue, ValidationError
@@ -107,10 +107,12 @@ class Stoppable(Protocol):
 
 
 class Driver(Protocol):
-    """What a ``cfl.devices`` entry point must be: a class that builds itself from a lab file."""
+    """What a ``cfl.devices`` entry point must be: a class that builds itself from a lab file.
 
-    measurands: ClassVar[Mapping[str, tuple[float, float]]]
-    """Quantities a measuring device reports, each with its physical range; empty otherwise."""
+    The built device's ``measurands`` (class or instance attribute) maps each quantity a measuring
+    device reports to its physical range; it is empty for other devices. Capabilities and
+    measurands are read off the built device, so they may depend on its options.
+    """
 
     @classmethod
     def from_config(

@@ -81,9 +81,16 @@ COMMANDS: Mapping[str, CommandInfo] = {
 
 
 def validate_protocol(
-    steps: Sequence[Step], lab: LabSpec, objectives: Sequence[str], parameters: Sequence[str]
+    steps: Sequence[Step],
+    lab: LabSpec,
+    devices: Mapping[str, object],
+    objectives: Sequence[str],
+    parameters: Sequence[str],
 ) -> None:
     """Check a protocol template against a lab, the campaign's objectives and its parameters.
+
+    ``devices`` are the lab's built devices: capabilities and measurands are read off them, so a
+    driver whose abilities depend on its options (a SiLA 2 client) is checked as configured.
 
     Raises:
         SpecError: naming the step (``protocol[i]``) and the fix.
@@ -159,9 +166,8 @@ def validate_protocol(
         elif step.command == "measure":
             measuring_roles.add(step.role)
         for device in roles[step.role]:
-            driver = lab.driver_class(device)
             assert info.capability is not None
-            if not issubclass(driver, info.capability):
+            if not isinstance(devices[device], info.capability):
                 raise SpecError(
                     f"device {device!r} ({lab.devices[device].driver}) in role {step.role!r} "
                     f"cannot {step.command}: it does not implement {info.capability.__name__}",
@@ -176,7 +182,7 @@ def validate_protocol(
     measured: set[str] = set()
     for role in measuring_roles:
         for device in roles[role]:
-            measured.update(getattr(lab.driver_class(device), "measurands", {}))
+            measured.update(getattr(devices[device], "measurands", {}))
     missing = [name for name in objectives if name not in measured]
     if missing:
         raise SpecError(

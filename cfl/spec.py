@@ -250,9 +250,13 @@ def check_spec(spec: CampaignSpec) -> None:
     Raises:
         SpecError: a driver, planner or co-scientist is unknown, or the protocol does not fit.
     """
-    Lab.build(spec.lab, clock=LabClock(), seed=spec.seed)  # drivers validate their options
+    lab = Lab.build(spec.lab, clock=LabClock(), seed=spec.seed)  # drivers validate options
     validate_protocol(
-        spec.protocol, spec.lab, [o.name for o in spec.objectives], list(spec.space.names)
+        spec.protocol,
+        spec.lab,
+        lab.devices,
+        [o.name for o in spec.objectives],
+        list(spec.space.names),
     )
     try:
         load_plugin("cfl.planners", spec.planner)
