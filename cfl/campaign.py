@@ -11,6 +11,8 @@ from cfl.events import (
     CampaignCreated,
     CampaignFinished,
     CampaignResumed,
+    DeviceQuarantined,
+    DeviceReleased,
     Event,
     ExperimentDesigned,
     ExperimentFailed,
@@ -20,10 +22,12 @@ from cfl.events import (
     HypothesisProposed,
     ObservationRecorded,
     RoundCompleted,
+    SampleDiscarded,
     StepCompleted,
     StepDispatched,
+    StepFailed,
 )
-from cfl.models import Experiment, ExperimentStatus, Hypothesis, Observation
+from cfl.models import DeviceState, Experiment, ExperimentStatus, Hypothesis, Observation
 from cfl.spec import CampaignSpec
 
 __all__ = ["Campaign", "score"]
@@ -58,6 +62,12 @@ class Campaign:
     """Best score after each completed round."""
     busy_devices: dict[str, str] = field(default_factory=dict)
     """Device name to the experiment whose step it is running now."""
+    device_faults: dict[str, str] = field(default_factory=dict)
+    """Device name to its last failure, while it has not completed a step since."""
+    offline: set[str] = field(default_factory=set)
+    consecutive_failures: dict[str, int] = field(default_factory=dict)
+    quarantined: dict[str, str] = field(default_factory=dict)
+    """Device name to the reason it was taken out of service."""
     lab_time_s: float = 0.0
     finished: CampaignFinished | None = None
 
@@ -85,6 +95,10 @@ class Campaign:
         clone.hypotheses = dict(self.hypotheses)
         clone.best_scores = list(self.best_scores)
         clone.busy_devices = dict(self.busy_devices)
+        clone.device_faults = dict(self.device_faults)
+        clone.offline = set(self.offline)
+        clone.consecutive_failures = dict(self.consecutive_failures)
+        clone.quarantined = dict(self.quarantined)
         return clone
 
     # -- queries ------------------------------------------------------------------------------
@@ -111,6 +125,18 @@ class Campaign:
     def score_of(self, experiment_id: str) -> float:
         """Score of an observed experiment (see :func:`score`)."""
         return score(self.spec, self.observations[experiment_id].values)
+
+    def device_state(self, device: str) -> DeviceState:
+        """Quarantined, busy, offline, faulted or idle, in that order of precedence."""
+        if device in self.quarantined:
+            return DeviceState.QUARANTINED
+        if device in self.busy_devices:
+            return DeviceState.BUSY
+        if device in self.offline:
+            return DeviceState.OFFLINE
+        if device in self.device_faults:
+            return DeviceState.FAULTED
+        return DeviceState.IDLE
 
     def best(self) -> tuple[Experiment, Observation] | None:
         """The observed experiment with the highest score, if any."""
@@ -151,6 +177,31 @@ class Campaign:
             case StepCompleted(experiment=eid, attempt=attempt, device=device):
                 self._expect(eid, attempt, ExperimentStatus.RUNNING)
                 self.busy_devices.pop(device, None)
+                self.consecutive_failures[device] = 0
+                self.device_faults.pop(device, None)
+                self.offline.discard(device)
+            case StepFailed(experiment=eid, attempt=attempt, device=device):
+                self._expect(eid, attempt, ExperimentStatus.RUNNING)
+                self.busy_devices.pop(device, None)
+                self.consecutive_failures[device] = self.consecutive_failures.get(device, 0) + 1
+                self.device_faults[device] = f"{event.error}: {event.message}"
+                if event.error == "DeviceDisconnected":
+                    self.offline.add(device)
+                else:
+                    self.offline.discard(device)
+            case DeviceQuarantined(device=device, reason=reason):
+                if device in self.quarantined:
+                    raise CFLError(f"device {device} is already quarantined")
+                self.quarantined[device] = reason
+            case DeviceReleased(device=device):
+                if device not in self.quarantined:
+                    raise CFLError(f"device {device} is not quarantined; nothing to release")
+                del self.quarantined[device]
+                self.consecutive_failures[device] = 0
+                self.device_faults.pop(device, None)
+                self.offline.discard(device)
+            case SampleDiscarded():
+                pass
             case ExperimentFailed(experiment=eid, attempt=attempt, reason=reason):
                 e = self._expect(eid, attempt, ExperimentStatus.RUNNING, ExperimentStatus.QUEUED)
                 self._free_devices_of(eid)

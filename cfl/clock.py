@@ -87,6 +87,10 @@ class LabClock:
         """Wait ``seconds`` of lab time."""
         await asyncio.sleep(max(0.0, seconds) / self._speed)
 
+    def timeout(self, seconds: float) -> asyncio.Timeout:
+        """``async with clock.timeout(s)``: raise TimeoutError after ``s`` seconds of lab time."""
+        return asyncio.timeout(max(0.0, seconds) / self._speed)
+
 
 def run_on_clock(main: Callable[[], Awaitable[T]], *, clock: LabClock, kind: ClockKind) -> T:
     """Run ``main()`` to completion on a fresh event loop of the given kind.

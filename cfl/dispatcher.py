@@ -10,6 +10,8 @@ happens, so one failed experiment never blocks the others.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -17,23 +19,38 @@ from dataclasses import dataclass
 from pydantic import JsonValue
 
 from cfl.clock import LabClock
-from cfl.devices import Doses, Heats, Measures, Reacts, Reading, Transfers, unsupported
+from cfl.devices import (
+    Doses,
+    Heats,
+    Measures,
+    Reacts,
+    Reading,
+    Stoppable,
+    Transfers,
+    unsupported,
+)
 from cfl.errors import (
     CFLError,
     DeviceError,
     DeviceFault,
+    DeviceTimeout,
+    DeviceUnavailable,
     ReadingOutOfRange,
     SafetyInterlock,
     SpecError,
 )
 from cfl.events import (
+    DeviceQuarantined,
     ExperimentFailed,
     ExperimentStarted,
     ObservationRecorded,
+    SampleDiscarded,
     StepCompleted,
     StepDispatched,
+    StepFailed,
 )
 from cfl.journal import Journal
+from cfl.lab import LabSpec
 from cfl.models import Experiment, Observation
 from cfl.pool import DevicePool
 from cfl.space import Point
@@ -115,12 +132,15 @@ class Dispatcher:
         pool: DevicePool,
         journal: Journal,
         clock: LabClock,
+        lab: LabSpec,
         objectives: tuple[str, ...],
     ) -> None:
         self._devices = devices
         self._pool = pool
         self._journal = journal
         self._clock = clock
+        self._lab = lab
+        self._policy = lab.policy
         self._objectives = objectives
 
     async def run(self, experiment: Experiment) -> None:
@@ -129,65 +149,44 @@ class Dispatcher:
         self._journal.write(
             "cfl",
             ExperimentStarted(
-                lab_time_s=self._clock.now(),
-                experiment=eid,
-                attempt=attempt,
-                sample=sample,
+                lab_time_s=self._clock.now(), experiment=eid, attempt=attempt, sample=sample
             ),
         )
         bindings: dict[str, str] = {}
         values: dict[str, float] = {}
         raw: dict[str, JsonValue] = {}
         measured_by: str | None = None
-        current: str | None = None
+        where: str | None = None  # the vial: a location, a station, or "robot:<name>"
         try:
             for index, step in enumerate(experiment.protocol):
                 if step.command == "reserve":
-                    bindings[step.role] = await self._pool.acquire(step.role)
+                    bindings[step.role] = await self._pool.acquire(
+                        step.role, priority=experiment.index
+                    )
                     continue
                 if step.command == "release":
                     self._pool.release(bindings.pop(step.role))
                     continue
-                current = bindings[step.role]
+                device = bindings[step.role]
                 at = None if step.at is None else bindings.get(step.at, step.at)
-                started = self._clock.now()
-                self._journal.write(
-                    "cfl",
-                    StepDispatched(
-                        lab_time_s=started,
-                        experiment=eid,
-                        attempt=attempt,
-                        step=index,
-                        command=step.command,
-                        role=step.role,
-                        device=current,
-                        at=at,
-                    ),
-                )
                 context = StepContext(
-                    device=current,
+                    device=device,
                     sample=sample,
                     at=at,
                     params=experiment.params,
                     args=step.resolved_args(experiment.params),
                 )
-                reading = await self._call(step.command, current, context)
-                self._journal.write(
-                    f"device:{current}",
-                    StepCompleted(
-                        lab_time_s=self._clock.now(),
-                        experiment=eid,
-                        attempt=attempt,
-                        step=index,
-                        device=current,
-                        duration_s=self._clock.now() - started,
-                    ),
+                reading = await self._step(
+                    experiment, index, step.command, context, step.timeout_s, retry=True
                 )
+                if step.command == "pick":
+                    where = f"robot:{device}"
+                elif step.command == "place":
+                    where = at
                 if reading is not None:
-                    values.update(self._checked(reading, current, self._devices[current]))
+                    values.update(self._checked(reading, device, self._devices[device]))
                     raw.update(reading.raw)
-                    measured_by = current
-                current = None
+                    measured_by = device
             missing = [name for name in self._objectives if name not in values]
             if measured_by is None or missing:
                 raise DeviceFault(
@@ -207,7 +206,9 @@ class Dispatcher:
                 ObservationRecorded(lab_time_s=self._clock.now(), observation=observation),
             )
         except (DeviceError, SafetyInterlock, SpecError) as exc:
-            device = exc.device if isinstance(exc, (DeviceError, SafetyInterlock)) else current
+            if where is not None:
+                await self._clear(experiment, where, bindings)
+            device_name = exc.device if isinstance(exc, (DeviceError, SafetyInterlock)) else None
             self._journal.write(
                 "cfl",
                 ExperimentFailed(
@@ -216,15 +217,214 @@ class Dispatcher:
                     attempt=attempt,
                     reason=str(exc),
                     error=type(exc).__name__,
-                    device=device,
+                    device=device_name,
                 ),
             )
         finally:
             for device_name in bindings.values():
                 self._pool.release(device_name)
 
-    async def _call(self, command: str, device: str, context: StepContext) -> Reading | None:
+    async def _step(
+        self,
+        experiment: Experiment,
+        index: int,
+        command: str,
+        context: StepContext,
+        timeout_s: float | None,
+        *,
+        retry: bool,
+    ) -> Reading | None:
+        """One step, journaled, within its deadline, retried after retryable faults.
+
+        A failed attempt is an alert (``step.failed``). It is retried after
+        ``backoff_s * backoff_factor**k`` lab seconds (k = 0, 1, ...) while the error is
+        retryable, attempts remain and the device is in service; a device that fails
+        ``quarantine_after`` attempts in a row is quarantined. Safety stops are never retried.
+        """
+        device = context.device
+        role = next(
+            (r for r, members in self._lab.roles.items() if device in members), context.device
+        )
+        deadline = timeout_s or self._lab.devices[device].step_timeout_s
+        for attempt in itertools.count():
+            started = self._clock.now()
+            self._journal.write(
+                "cfl",
+                StepDispatched(
+                    lab_time_s=started,
+                    experiment=experiment.id,
+                    attempt=experiment.attempt,
+                    step=index,
+                    command=command,
+                    role=role,
+                    device=device,
+                    at=context.at,
+                ),
+            )
+            try:
+                reading = await self._call_within(command, context, deadline)
+            except (DeviceError, SafetyInterlock) as exc:
+                delay = self._retry_delay(exc, attempt) if retry else None
+                self._journal.write(
+                    "cfl",
+                    StepFailed(
+                        lab_time_s=self._clock.now(),
+                        experiment=experiment.id,
+                        attempt=experiment.attempt,
+                        step=index,
+                        device=device,
+                        error=type(exc).__name__,
+                        message=str(exc),
+                        retry_in_s=delay,
+                    ),
+                )
+                if self._quarantine_if_failing(device, exc):
+                    raise
+                if delay is None:
+                    raise
+                await self._clock.sleep(delay)
+                continue
+            self._journal.write(
+                f"device:{device}",
+                StepCompleted(
+                    lab_time_s=self._clock.now(),
+                    experiment=experiment.id,
+                    attempt=experiment.attempt,
+                    step=index,
+                    device=device,
+                    duration_s=self._clock.now() - started,
+                ),
+            )
+            return reading
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _retry_delay(self, exc: CFLError, attempt: int) -> float | None:
+        """Lab seconds before the next attempt, or ``None`` when there is none."""
+        if not isinstance(exc, DeviceError) or not exc.retryable:
+            return None  # includes SafetyInterlock: a safety stop is never retried
+        if attempt >= self._policy.retries:
+            return None
+        return self._policy.backoff_s * self._policy.backoff_factor**attempt
+
+    def _quarantine_if_failing(self, device: str, exc: CFLError) -> bool:
+        """Quarantine ``device`` once it has failed too often in a row; True if it is out."""
+        campaign = self._journal.campaign
+        if device in campaign.quarantined:
+            return True
+        failures = campaign.consecutive_failures.get(device, 0)
+        if failures < self._policy.quarantine_after:
+            return False
+        self._quarantine(
+            device,
+            f"{failures} failed attempts in a row; last: {type(exc).__name__}: {exc}",
+        )
+        return True
+
+    def _quarantine(self, device: str, reason: str) -> None:
+        self._pool.quarantine(device)
+        self._journal.write(
+            "cfl", DeviceQuarantined(lab_time_s=self._clock.now(), device=device, reason=reason)
+        )
+
+    async def _clear(self, experiment: Experiment, where: str, bindings: dict[str, str]) -> None:
+        """Move the vial of a failed experiment to the discard, so no station stays blocked.
+
+        Best effort, one attempt per move. If the vial cannot be moved, the station (or the robot
+        holding it) is quarantined: it needs a human before it can take another sample.
+        """
+        holder = where.removeprefix("robot:") if where.startswith("robot:") else None
+        station = where if holder is None and where in self._lab.devices else None
+        if holder is None and station is None:
+            return  # in a rack or the archive: nothing is blocked
+        discard = self._lab.discard
+        blocked = holder or station
+        assert blocked is not None
+        if discard is None:
+            self._quarantine(
+                blocked,
+                f"holds vial {experiment.sample} of failed experiment {experiment.id}, and the lab "
+                "has no discard location; clear it by hand, then release the device",
+            )
+            return
+        robot_role = next(
+            (s.role for s in experiment.protocol if s.command in ("pick", "place")), None
+        )
+        acquired: str | None = None
+        try:
+            if holder is not None:
+                robot = holder
+            elif robot_role is not None and robot_role in bindings:
+                robot = bindings[robot_role]
+            elif robot_role is not None:
+                robot = acquired = await self._pool.acquire(robot_role, priority=-1.0)
+            else:
+                raise DeviceUnavailable("no robot role in the protocol", device=blocked)
+            context = StepContext(
+                device=robot, sample=experiment.sample, at=station, params={}, args={}
+            )
+            if station is not None:
+                await self._step(experiment, -1, "pick", context, None, retry=False)
+            await self._step(
+                experiment,
+                -1,
+                "place",
+                StepContext(device=robot, sample=experiment.sample, at=discard, params={}, args={}),
+                None,
+                retry=False,
+            )
+            self._journal.write(
+                f"device:{robot}",
+                SampleDiscarded(
+                    lab_time_s=self._clock.now(),
+                    experiment=experiment.id,
+                    sample=experiment.sample,
+                    source=station or f"gripper of {robot}",
+                    robot=robot,
+                ),
+            )
+        except (DeviceError, SafetyInterlock) as exc:
+            if blocked not in self._journal.campaign.quarantined:
+                self._quarantine(
+                    blocked,
+                    f"holds vial {experiment.sample} of failed experiment {experiment.id}, which "
+                    f"could not be discarded ({exc}); clear it by hand, then release the device",
+                )
+        finally:
+            if acquired is not None:
+                self._pool.release(acquired)
+
+    async def _call_within(
+        self, command: str, context: StepContext, deadline_s: float | None
+    ) -> Reading | None:
+        """Run a command, stopping the device if it overruns its deadline."""
+        if deadline_s is None:
+            return await self._call(command, context)
+        try:
+            async with self._clock.timeout(deadline_s):
+                return await self._call(command, context)
+        except TimeoutError as exc:
+            stopped = await self._stop(context.device)
+            raise DeviceTimeout(
+                f"{context.device} did not finish {command} within {deadline_s:g} s of lab time"
+                + ("; it was stopped" if stopped else "; it cannot be stopped remotely"),
+                device=context.device,
+                command=command,
+                timeout_s=deadline_s,
+            ) from exc
+
+    async def _stop(self, device: str) -> bool:
+        """Ask a device that overran its deadline to stop; True if it could be asked."""
+        target = self._devices[device]
+        if not isinstance(target, Stoppable):
+            return False
+        with contextlib.suppress(CFLError, TimeoutError):
+            async with self._clock.timeout(30.0):
+                await target.stop()
+        return True
+
+    async def _call(self, command: str, context: StepContext) -> Reading | None:
         """Run one command; a driver's own exceptions become :class:`DeviceFault` here, once."""
+        device = context.device
         try:
             return await HANDLERS[command](self._devices[device], context)
         except CFLError:

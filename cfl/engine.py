@@ -1,5 +1,11 @@
 """The loop engine: hypothesize → design → dispatch → observe → interpret, round after round.
 
+Rounds overlap when the spec allows more experiments in flight than a batch (``max_in_flight``):
+the next round is designed, around the pending experiments, as soon as there is room for it, and
+each experiment is dispatched the moment it is designed, so devices never wait for the planner.
+A round is interpreted (planner fed, hypotheses assessed) when all its experiments have finished,
+rounds in order. With the default (``max_in_flight = batch_size``) rounds run one after another.
+
 Everything the engine decides is written through the journal before it acts on it, and it reads
 its position from the campaign's state rather than from local variables, so the same ``run`` both
 starts a campaign and resumes one that was killed at any point:
@@ -37,6 +43,8 @@ from cfl.pool import DevicePool
 
 __all__ = ["Engine"]
 
+_EXHAUSTED: tuple[FinishReason, str] = ("no-suggestions", "the planner proposed nothing new")
+
 
 class Engine:
     """Runs one campaign to its end on a built lab.
@@ -69,6 +77,7 @@ class Engine:
             pool=self.pool,
             journal=journal,
             clock=clock,
+            lab=spec.lab,
             objectives=tuple(o.name for o in spec.objectives),
         )
         self._ingested: set[str] = set()
@@ -79,32 +88,59 @@ class Engine:
         return self._journal.campaign
 
     async def run(self) -> Campaign:
-        """Run until a stop rule fires; returns the finished campaign."""
+        """Run until a stop rule fires and every experiment in flight has finished."""
         if self.campaign.finished is not None:
             return self.campaign
         self._recover()
         self._ingest()
-        while True:
-            round_number = self.campaign.current_round
-            batch = [e for e in self.campaign.experiments.values() if e.round == round_number]
-            if not batch:
-                reason = self._stop_reason()
-                if reason is not None:
-                    self._finish(*reason)
+        for device in self.campaign.quarantined:
+            self.pool.quarantine(device)
+        tasks: dict[str, asyncio.Task[None]] = {}
+        exhausted = False  # the planner proposed nothing new
+        try:
+            while True:
+                self._interpret_finished_rounds()
+                for experiment in self.campaign.with_status(ExperimentStatus.QUEUED):
+                    if experiment.id not in tasks:
+                        tasks[experiment.id] = asyncio.create_task(
+                            self._dispatcher.run(experiment), name=experiment.id
+                        )
+                if not exhausted and self._stop_reason() is None:
+                    n = self._design_size()
+                    if n:
+                        self._hypothesize()
+                        exhausted = not self._design(n)
+                        continue
+                if not tasks:
+                    reason, detail = self._stop_reason() or _EXHAUSTED
+                    self._finish(reason, detail)
                     break
-                self._hypothesize()
-                batch = self._design(round_number)
-                if not batch:
-                    self._finish("no-suggestions", "the planner proposed nothing new")
-                    break
-            queued = [
-                self.campaign.experiments[e.id]
-                for e in batch
-                if self.campaign.experiments[e.id].status == ExperimentStatus.QUEUED
-            ]
-            await asyncio.gather(*(self._dispatcher.run(e) for e in queued))
-            self._interpret(round_number)
+                done, _ = await asyncio.wait(tasks.values(), return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    del tasks[task.get_name()]
+                    task.result()  # a bug in the dispatcher must not pass silently
+        finally:
+            for task in tasks.values():
+                task.cancel()
+            await asyncio.gather(*tasks.values(), return_exceptions=True)
         return self.campaign
+
+    def _design_size(self) -> int:
+        """How many experiments to design now: a full batch when there is room for it."""
+        spec = self.campaign.spec
+        in_flight = len(self.campaign.pending)
+        room = (spec.max_in_flight or spec.batch_size) - in_flight
+        wanted = min(spec.batch_size, spec.budget.experiments - self.campaign.designed)
+        return wanted if 0 < wanted <= room else 0
+
+    def _interpret_finished_rounds(self) -> None:
+        """Interpret, in order, every round whose experiments have all finished."""
+        while True:
+            number = self.campaign.current_round
+            members = [e for e in self.campaign.experiments.values() if e.round == number]
+            if not members or not all(e.status.finished for e in members):
+                return
+            self._interpret(number)
 
     # -- the steps of a round -----------------------------------------------------------------
 
@@ -160,10 +196,10 @@ class Engine:
                 HypothesisProposed(lab_time_s=self._clock.now(), hypothesis=hypothesis),
             )
 
-    def _design(self, round_number: int) -> list[Experiment]:
+    def _design(self, n: int) -> list[Experiment]:
         campaign = self.campaign
         spec = campaign.spec
-        n = min(spec.batch_size, spec.budget.experiments - campaign.designed)
+        round_number = max((e.round for e in campaign.experiments.values()), default=0) + 1
         pending = [e.params for e in campaign.pending]
         points = self._planner.suggest(n, pending)[:n]  # a plug-in may not overspend the budget
         experiments = []
@@ -234,6 +270,13 @@ class Engine:
                 reached, hit = min(values), min(values) <= target.value
             if hit:
                 return "target", f"{target.objective} reached {reached:g} (target {target.value:g})"
+        for role in sorted({step.role for step in spec.protocol}):
+            if not self.pool.usable(role):
+                return (
+                    "devices-unavailable",
+                    f"every device of role {role!r} is quarantined; clear them and release them "
+                    "with `cfl devices release`, then run the spec again",
+                )
         if campaign.designed >= spec.budget.experiments:
             return "budget", f"all {spec.budget.experiments} experiments designed and finished"
         patience = spec.stop.patience

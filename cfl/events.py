@@ -20,6 +20,8 @@ __all__ = [
     "CampaignCreated",
     "CampaignFinished",
     "CampaignResumed",
+    "DeviceQuarantined",
+    "DeviceReleased",
     "Event",
     "ExperimentDesigned",
     "ExperimentFailed",
@@ -30,8 +32,10 @@ __all__ = [
     "HypothesisProposed",
     "ObservationRecorded",
     "RoundCompleted",
+    "SampleDiscarded",
     "StepCompleted",
     "StepDispatched",
+    "StepFailed",
     "event_from_payload",
 ]
 
@@ -94,6 +98,49 @@ class StepCompleted(Event):
     duration_s: float
 
 
+class StepFailed(Event):
+    """An attempt at a step failed; an alert. ``retry_in_s`` is set when it will be tried again."""
+
+    TYPE = "step.failed"
+    experiment: str
+    attempt: int
+    step: int
+    device: str
+    error: str
+    """Class name of the error, e.g. ``DeviceTimeout``."""
+    message: str
+    retry_in_s: float | None = None
+
+
+class DeviceQuarantined(Event):
+    """A device was taken out of service; an alert. A human clears it (``cfl devices release``)."""
+
+    TYPE = "device.quarantined"
+    device: str
+    reason: str
+
+
+class DeviceReleased(Event):
+    """A human put a quarantined device back into service."""
+
+    TYPE = "device.released"
+    device: str
+    by: str
+    """``human:<id>`` of whoever checked the device."""
+    note: str = ""
+
+
+class SampleDiscarded(Event):
+    """The vial of a failed experiment was moved to the lab's discard, freeing its station."""
+
+    TYPE = "sample.discarded"
+    experiment: str
+    sample: str
+    source: str
+    """Where it was taken from: a station, or the gripper of the robot holding it."""
+    robot: str
+
+
 class ExperimentFailed(Event):
     TYPE = "experiment.failed"
     experiment: str
@@ -132,7 +179,7 @@ class RoundCompleted(Event):
     best_score: float | None
 
 
-FinishReason = Literal["budget", "target", "patience", "no-suggestions"]
+FinishReason = Literal["budget", "target", "patience", "no-suggestions", "devices-unavailable"]
 
 
 class CampaignFinished(Event):
@@ -151,6 +198,10 @@ _EVENTS: dict[str, type[Event]] = {
         ExperimentStarted,
         StepDispatched,
         StepCompleted,
+        StepFailed,
+        DeviceQuarantined,
+        DeviceReleased,
+        SampleDiscarded,
         ExperimentFailed,
         ExperimentRequeued,
         ObservationRecorded,

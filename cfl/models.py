@@ -16,6 +16,7 @@ from cfl.space import Point
 
 __all__ = [
     "BestLevel",
+    "DeviceState",
     "Experiment",
     "ExperimentStatus",
     "Hypothesis",
@@ -48,6 +49,19 @@ class ExperimentStatus(StrEnum):
     def finished(self) -> bool:
         """No further transition can happen."""
         return self in (ExperimentStatus.DONE, ExperimentStatus.FAILED, ExperimentStatus.CANCELLED)
+
+
+class DeviceState(StrEnum):
+    """What a device is doing, as far as the record shows."""
+
+    IDLE = "idle"
+    BUSY = "busy"
+    FAULTED = "faulted"
+    """Its last attempt failed; it may be retried or used again."""
+    OFFLINE = "offline"
+    """Its last attempt lost the connection."""
+    QUARANTINED = "quarantined"
+    """Out of service until a human releases it."""
 
 
 class Experiment(_Frozen):

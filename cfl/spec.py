@@ -98,6 +98,10 @@ class CampaignSpec(_Frozen):
     budget: Budget
     batch_size: int = Field(ge=1)
     """Experiments designed per round; they run in parallel on free devices."""
+    max_in_flight: int | None = Field(default=None, ge=1)
+    """Most experiments designed but not finished at once (default: ``batch_size``). Set it to a
+    multiple of the batch to design the next round while earlier ones run, around them, so
+    devices never wait for the planner."""
     initial_design: int = Field(default=8, ge=1)
     """Space-filling experiments before the model takes over."""
     stop: StopRules = StopRules()
@@ -119,6 +123,11 @@ class CampaignSpec(_Frozen):
 
     @model_validator(mode="after")
     def _validate_objectives(self) -> CampaignSpec:
+        if self.max_in_flight is not None and self.max_in_flight < self.batch_size:
+            raise ValueError(
+                f"max_in_flight ({self.max_in_flight}) must be at least batch_size "
+                f"({self.batch_size}); raise it or drop it"
+            )
         names = [o.name for o in self.objectives]
         if len(set(names)) != len(names):
             raise ValueError(f"objective names must be unique, got {names}")

@@ -70,6 +70,7 @@ def _run(
             pool=pool,
             journal=journal,
             clock=clock,
+            lab=spec.lab,
             objectives=("yield", "e_factor"),
         )
         await asyncio.gather(*(dispatcher.run(e) for e in experiments))

@@ -179,24 +179,47 @@ def test_failed_experiments_count_against_the_budget_and_the_campaign_goes_on(
     assert campaign.finished is not None and campaign.finished.reason == "budget"
 
 
-def test_a_vial_left_in_a_failed_instrument_blocks_it_in_simulation(
+def test_the_vial_of_a_failed_measurement_is_discarded_and_the_instrument_goes_on(
     tmp_path: Path, store: Store
 ) -> None:
-    """The simulated bench catches what a real bench would: the next vial has nowhere to go.
-
-    Clearing a station after a failure needs recovery that this layer does not have; until then
-    the failure is reported for every experiment it blocks, never hidden.
-    """
     data = demo_spec_data()
     data["lab"]["devices"]["hplc-1"]["driver"] = "tests.cfl.test_engine:FlakyHPLC"
+    data.update(name="discard", budget={"experiments": 2}, batch_size=2, initial_design=2, stop={})
+    campaign = _engine_run(
+        load_spec(write_spec(tmp_path, data)), store, ScriptedPlanner([[GOOD, POOR]])
+    )
+    first, second = campaign.experiments["E0001"], campaign.experiments["E0002"]
+    assert first.status == ExperimentStatus.FAILED and "air bubble" in (first.failure or "")
+    assert second.status == ExperimentStatus.DONE
+    discarded = [r.payload for r in store.records(campaign.id) if r.type == "sample.discarded"]
+    assert discarded == [
+        {
+            "lab_time_s": discarded[0]["lab_time_s"],
+            "experiment": "E0001",
+            "sample": "S-E0001-1",
+            "source": "hplc-1",
+            "robot": "kapex-1",
+        }
+    ]
+    assert campaign.quarantined == {}
+
+
+def test_without_a_discard_a_blocked_station_is_quarantined_and_the_campaign_stops(
+    tmp_path: Path, store: Store
+) -> None:
+    """The simulated bench catches what a real bench would: the vial has nowhere to go."""
+    data = demo_spec_data()
+    data["lab"]["devices"]["hplc-1"]["driver"] = "tests.cfl.test_engine:FlakyHPLC"
+    del data["lab"]["locations"]["waste"]
     data.update(name="blocked", budget={"experiments": 2}, batch_size=2, initial_design=2, stop={})
     campaign = _engine_run(
         load_spec(write_spec(tmp_path, data)), store, ScriptedPlanner([[GOOD, POOR]])
     )
     first, second = campaign.experiments["E0001"], campaign.experiments["E0002"]
     assert first.status == second.status == ExperimentStatus.FAILED
-    assert "air bubble" in (first.failure or "")
-    assert "already holds ['S-E0001-1']" in (second.failure or "")
+    assert "holds vial S-E0001-1 of failed experiment E0001" in campaign.quarantined["hplc-1"]
+    assert "no device of role 'hplc' can take work" in (second.failure or "")
+    assert campaign.finished is not None and campaign.finished.reason == "devices-unavailable"
 
 
 def test_runner_resumes_an_unfinished_campaign_of_the_same_spec(
