@@ -10,6 +10,7 @@ from cfl.errors import CFLError
 from cfl.events import (
     CampaignCreated,
     CampaignFinished,
+    CampaignPaused,
     CampaignResumed,
     DeviceQuarantined,
     DeviceReleased,
@@ -70,6 +71,12 @@ class Campaign:
     """Device name to the reason it was taken out of service."""
     lab_time_s: float = 0.0
     finished: CampaignFinished | None = None
+    paused: CampaignPaused | None = None
+    """Set when the last run stopped for want of devices; cleared when a run resumes."""
+    busy_since: dict[str, float] = field(default_factory=dict)
+    """Device name to the lab time its current step began."""
+    busy_s: dict[str, float] = field(default_factory=dict)
+    """Device name to lab seconds spent running steps (failed attempts included)."""
 
     @classmethod
     def from_events(cls, campaign_id: str, events: Iterable[Event]) -> Campaign:
@@ -99,6 +106,8 @@ class Campaign:
         clone.offline = set(self.offline)
         clone.consecutive_failures = dict(self.consecutive_failures)
         clone.quarantined = dict(self.quarantined)
+        clone.busy_since = dict(self.busy_since)
+        clone.busy_s = dict(self.busy_s)
         return clone
 
     # -- queries ------------------------------------------------------------------------------
@@ -159,7 +168,9 @@ class Campaign:
             case CampaignCreated():
                 raise CFLError(f"campaign {self.id} was already created")
             case CampaignResumed():
-                pass
+                self.paused = None
+            case CampaignPaused():
+                self.paused = event
             case HypothesisProposed(hypothesis=h):
                 if h.id in self.hypotheses:
                     raise CFLError(f"hypothesis {h.id} already exists")
@@ -174,15 +185,16 @@ class Campaign:
             case StepDispatched(experiment=eid, attempt=attempt, device=device):
                 self._expect(eid, attempt, ExperimentStatus.RUNNING)
                 self.busy_devices[device] = eid
+                self.busy_since[device] = event.lab_time_s
             case StepCompleted(experiment=eid, attempt=attempt, device=device):
                 self._expect(eid, attempt, ExperimentStatus.RUNNING)
-                self.busy_devices.pop(device, None)
+                self._end_busy(device, event.lab_time_s)
                 self.consecutive_failures[device] = 0
                 self.device_faults.pop(device, None)
                 self.offline.discard(device)
             case StepFailed(experiment=eid, attempt=attempt, device=device):
                 self._expect(eid, attempt, ExperimentStatus.RUNNING)
-                self.busy_devices.pop(device, None)
+                self._end_busy(device, event.lab_time_s)
                 self.consecutive_failures[device] = self.consecutive_failures.get(device, 0) + 1
                 self.device_faults[device] = f"{event.error}: {event.message}"
                 if event.error == "DeviceDisconnected":
@@ -262,6 +274,20 @@ class Campaign:
             )
         return e
 
+    def _end_busy(self, device: str, now: float) -> None:
+        self.busy_devices.pop(device, None)
+        since = self.busy_since.pop(device, None)
+        if since is not None:
+            self.busy_s[device] = self.busy_s.get(device, 0.0) + max(0.0, now - since)
+
     def _free_devices_of(self, experiment_id: str) -> None:
+        """Devices still marked busy for an experiment that ended (its step never completed)."""
         for device in [d for d, e in self.busy_devices.items() if e == experiment_id]:
             del self.busy_devices[device]
+            self.busy_since.pop(device, None)
+
+    def utilisation(self, device: str) -> float:
+        """Share of the campaign's lab time ``device`` spent running steps."""
+        if self.lab_time_s <= 0:
+            return 0.0
+        return self.busy_s.get(device, 0.0) / self.lab_time_s

@@ -1,7 +1,8 @@
 """The ``cfl`` command line.
 
 Exit codes: 0 success; 1 a run failed; 2 bad input (spec, lab file, arguments: nothing was
-written); 3 the ledger does not verify; 4 the named campaign does not exist.
+written); 3 the ledger does not verify; 4 the named campaign does not exist; 5 the run paused
+because it needs a human (every device of a role is quarantined).
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from rich.table import Table
 
 from cfl.campaign import Campaign
 from cfl.errors import CFLError, LedgerTampered, NotFound, SpecError
+from cfl.events import DeviceReleased
 from cfl.journal import Journal
 from cfl.ledger import Record, verify_chain
-from cfl.models import ExperimentStatus, HypothesisStatus
+from cfl.models import DeviceState, ExperimentStatus, HypothesisStatus
 from cfl.report import write_report
 from cfl.runner import open_or_create, run_campaign
 from cfl.settings import Settings
@@ -45,11 +47,13 @@ app = typer.Typer(
 )
 ledger_app = typer.Typer(no_args_is_help=True, help="Inspect the tamper-evident record.")
 app.add_typer(ledger_app, name="ledger")
+devices_app = typer.Typer(no_args_is_help=True, help="Look after a campaign's devices.")
+app.add_typer(devices_app, name="devices")
 
 console = Console()
 errors = Console(stderr=True)
 
-EXIT_FAILED, EXIT_BAD_INPUT, EXIT_TAMPERED, EXIT_NOT_FOUND = 1, 2, 3, 4
+EXIT_FAILED, EXIT_BAD_INPUT, EXIT_TAMPERED, EXIT_NOT_FOUND, EXIT_PAUSED = 1, 2, 3, 4, 5
 
 
 def _fail(exc: CFLError) -> NoReturn:
@@ -159,11 +163,15 @@ def run(
         console.print(f"Report: {files.summary}, {files.table}, {files.plot}")
     else:
         console.print(f"Report: cfl report {final.id}")
+    if final.paused is not None:
+        raise typer.Exit(EXIT_PAUSED)
 
 
 def _print_outcome(campaign: Campaign) -> None:
     if campaign.finished is not None:
         console.print(f"Finished: {campaign.finished.detail}.")
+    if campaign.paused is not None:
+        console.print(f"Paused: {campaign.paused.detail}.", markup=False)
     best = campaign.best()
     if best is not None:
         experiment = best[0]
@@ -222,6 +230,30 @@ def _status_all(store: Store) -> None:
     console.print(table)
 
 
+def _device_table(campaign: Campaign) -> Table:
+    """Each device's state as the record shows it, with what explains it, and its busy time."""
+    table = Table(title="Devices (as recorded)")
+    for column in ("device", "driver", "role", "state", "busy", "detail"):
+        table.add_column(column, no_wrap=column in ("device", "state"))
+    for name, device in campaign.spec.lab.devices.items():
+        state = campaign.device_state(name)
+        detail = {
+            DeviceState.BUSY: f"running a step of {campaign.busy_devices.get(name)}",
+            DeviceState.QUARANTINED: campaign.quarantined.get(name, ""),
+            DeviceState.FAULTED: campaign.device_faults.get(name, ""),
+            DeviceState.OFFLINE: campaign.device_faults.get(name, ""),
+        }.get(state, "")
+        table.add_row(
+            name,
+            device.driver,
+            device.role,
+            state.value,
+            f"{campaign.utilisation(name):.0%}",
+            escape(detail),
+        )
+    return table
+
+
 def _status_one(campaign: Campaign) -> None:
     spec = campaign.spec
     state = (
@@ -237,13 +269,9 @@ def _status_one(campaign: Campaign) -> None:
         + f" (budget {spec.budget.experiments}); rounds completed {campaign.rounds_completed}; "
         f"lab time {campaign.lab_time_s / 3600:.2f} h; best {_best_text(campaign)}"
     )
-    devices = Table(title="Devices (from the last recorded steps)")
-    for column in ("device", "driver", "role", "state"):
-        devices.add_column(column)
-    for name, device in spec.lab.devices.items():
-        busy = campaign.busy_devices.get(name)
-        devices.add_row(name, device.driver, device.role, f"busy with {busy}" if busy else "idle")
-    console.print(devices)
+    if campaign.paused is not None:
+        console.print(f"[bold yellow]paused:[/] {escape(campaign.paused.detail)}")
+    console.print(_device_table(campaign))
     if campaign.hypotheses:
         table = Table(title="Hypotheses")
         for column in ("id", "hypothesis", "verdict", "credence", "n"):
@@ -268,6 +296,36 @@ def report(
     files = write_report(journal.campaign, out or Path("reports") / campaign_id, head=journal.head)
     for path in (files.summary, files.table, files.plot):
         console.print(f"wrote {path}")
+
+
+@devices_app.command("release")
+def devices_release(
+    campaign_id: Annotated[str, typer.Argument(metavar="CAMPAIGN")],
+    device: Annotated[str, typer.Argument(metavar="DEVICE")],
+    by: Annotated[str, typer.Option("--by", help="Who checked the device (recorded).")],
+    note: Annotated[str, typer.Option(help="What was found and done.")] = "",
+) -> None:
+    """Put a quarantined device back into service, after a person has checked it."""
+    try:
+        journal = Journal.open(_store(), campaign_id)
+        if device not in journal.campaign.spec.lab.devices:
+            raise SpecError(
+                f"no device {device!r} in campaign {campaign_id}; devices: "
+                f"{sorted(journal.campaign.spec.lab.devices)}"
+            )
+        if journal.campaign.finished is not None:
+            raise SpecError(f"campaign {campaign_id} is finished; there is nothing to release")
+        if device not in journal.campaign.quarantined:
+            raise SpecError(f"device {device!r} is not quarantined in campaign {campaign_id}")
+        journal.write(
+            f"human:{by}",
+            DeviceReleased(
+                lab_time_s=journal.campaign.lab_time_s, device=device, by=f"human:{by}", note=note
+            ),
+        )
+    except CFLError as exc:
+        _fail(exc)
+    console.print(f"{device} is back in service for {campaign_id}; run the spec again to resume.")
 
 
 @ledger_app.command("verify")

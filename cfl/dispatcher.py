@@ -42,6 +42,7 @@ from cfl.errors import (
 from cfl.events import (
     DeviceQuarantined,
     ExperimentFailed,
+    ExperimentRequeued,
     ExperimentStarted,
     ObservationRecorded,
     SampleDiscarded,
@@ -184,7 +185,7 @@ class Dispatcher:
                 elif step.command == "place":
                     where = at
                 if reading is not None:
-                    values.update(self._checked(reading, device, self._devices[device]))
+                    values.update(reading.values)
                     raw.update(reading.raw)
                     measured_by = device
             missing = [name for name in self._objectives if name not in values]
@@ -204,6 +205,20 @@ class Dispatcher:
             self._journal.write(
                 f"device:{measured_by}",
                 ObservationRecorded(lab_time_s=self._clock.now(), observation=observation),
+            )
+        except DeviceUnavailable as exc:
+            # Nothing is wrong with the experiment: the lab lacks a device. Clear its vial and put
+            # it back in the queue for when a human has brought a device back.
+            if where is not None:
+                await self._clear(experiment, where, bindings)
+            self._journal.write(
+                "cfl",
+                ExperimentRequeued(
+                    lab_time_s=self._clock.now(),
+                    experiment=eid,
+                    attempt=attempt + 1,
+                    reason=f"waiting for a device: {exc}",
+                ),
             )
         except (DeviceError, SafetyInterlock, SpecError) as exc:
             if where is not None:
@@ -263,6 +278,8 @@ class Dispatcher:
             )
             try:
                 reading = await self._call_within(command, context, deadline)
+                if reading is not None:  # a spoiled reading fails the attempt, so it is retried
+                    reading = self._checked(reading, device, self._devices[device])
             except (DeviceError, SafetyInterlock) as exc:
                 delay = self._retry_delay(exc, attempt) if retry else None
                 self._journal.write(
@@ -437,8 +454,8 @@ class Dispatcher:
             ) from exc
 
     @staticmethod
-    def _checked(reading: Reading, name: str, device: object) -> dict[str, float]:
-        """The reading's values, refused if one is not finite or outside its physical range."""
+    def _checked(reading: Reading, name: str, device: object) -> Reading:
+        """The reading, refused if a value is not finite or outside its physical range."""
         ranges: Mapping[str, tuple[float, float]] = getattr(device, "measurands", {})
         values: dict[str, float] = {}
         for quantity, value in reading.values.items():
@@ -458,4 +475,4 @@ class Dispatcher:
                     command="measure",
                 )
             values[quantity] = number
-        return values
+        return Reading(values=values, raw=reading.raw)

@@ -25,6 +25,7 @@ from cfl.clock import LabClock
 from cfl.dispatcher import Dispatcher
 from cfl.events import (
     CampaignFinished,
+    CampaignPaused,
     CampaignResumed,
     Event,
     ExperimentDesigned,
@@ -100,18 +101,25 @@ class Engine:
         try:
             while True:
                 self._interpret_finished_rounds()
+                stranded = self._stranded_role()
                 for experiment in self.campaign.with_status(ExperimentStatus.QUEUED):
-                    if experiment.id not in tasks:
+                    if experiment.id not in tasks and stranded is None:
                         tasks[experiment.id] = asyncio.create_task(
                             self._dispatcher.run(experiment), name=experiment.id
                         )
-                if not exhausted and self._stop_reason() is None:
+                if not exhausted and self._stop_reason() is None and stranded is None:
                     n = self._design_size()
                     if n:
                         self._hypothesize()
                         exhausted = not self._design(n)
                         continue
                 if not tasks:
+                    stranded = self._stranded_role()
+                    if stranded is not None:  # pause, not finish: a human can bring devices back
+                        self._journal.write(
+                            "cfl", CampaignPaused(lab_time_s=self._clock.now(), detail=stranded)
+                        )
+                        break
                     reason, detail = self._stop_reason() or _EXHAUSTED
                     self._finish(reason, detail)
                     break
@@ -124,6 +132,16 @@ class Engine:
                 task.cancel()
             await asyncio.gather(*tasks.values(), return_exceptions=True)
         return self.campaign
+
+    def _stranded_role(self) -> str | None:
+        """Why no experiment can run, if every device of a role the protocol needs is out."""
+        for role in sorted({step.role for step in self.campaign.spec.protocol}):
+            if not self.pool.usable(role):
+                return (
+                    f"every device of role {role!r} is quarantined; check them, release them with "
+                    "`cfl devices release CAMPAIGN DEVICE --by NAME`, and run the spec again"
+                )
+        return None
 
     def _design_size(self) -> int:
         """How many experiments to design now: a full batch when there is room for it."""
@@ -270,13 +288,6 @@ class Engine:
                 reached, hit = min(values), min(values) <= target.value
             if hit:
                 return "target", f"{target.objective} reached {reached:g} (target {target.value:g})"
-        for role in sorted({step.role for step in spec.protocol}):
-            if not self.pool.usable(role):
-                return (
-                    "devices-unavailable",
-                    f"every device of role {role!r} is quarantined; clear them and release them "
-                    "with `cfl devices release`, then run the spec again",
-                )
         if campaign.designed >= spec.budget.experiments:
             return "budget", f"all {spec.budget.experiments} experiments designed and finished"
         patience = spec.stop.patience

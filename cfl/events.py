@@ -19,6 +19,7 @@ from cfl.spec import CampaignSpec
 __all__ = [
     "CampaignCreated",
     "CampaignFinished",
+    "CampaignPaused",
     "CampaignResumed",
     "DeviceQuarantined",
     "DeviceReleased",
@@ -179,7 +180,17 @@ class RoundCompleted(Event):
     best_score: float | None
 
 
-FinishReason = Literal["budget", "target", "patience", "no-suggestions", "devices-unavailable"]
+FinishReason = Literal["budget", "target", "patience", "no-suggestions"]
+
+
+class CampaignPaused(Event):
+    """The run stopped without finishing: it needs a human (every device of a role is out).
+
+    Running the spec again resumes it, once the devices are released.
+    """
+
+    TYPE = "campaign.paused"
+    detail: str
 
 
 class CampaignFinished(Event):
@@ -193,6 +204,7 @@ _EVENTS: dict[str, type[Event]] = {
     for cls in (
         CampaignCreated,
         CampaignResumed,
+        CampaignPaused,
         HypothesisProposed,
         ExperimentDesigned,
         ExperimentStarted,

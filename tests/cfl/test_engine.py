@@ -204,7 +204,7 @@ def test_the_vial_of_a_failed_measurement_is_discarded_and_the_instrument_goes_o
     assert campaign.quarantined == {}
 
 
-def test_without_a_discard_a_blocked_station_is_quarantined_and_the_campaign_stops(
+def test_without_a_discard_a_blocked_station_is_quarantined_and_the_campaign_pauses(
     tmp_path: Path, store: Store
 ) -> None:
     """The simulated bench catches what a real bench would: the vial has nowhere to go."""
@@ -216,10 +216,12 @@ def test_without_a_discard_a_blocked_station_is_quarantined_and_the_campaign_sto
         load_spec(write_spec(tmp_path, data)), store, ScriptedPlanner([[GOOD, POOR]])
     )
     first, second = campaign.experiments["E0001"], campaign.experiments["E0002"]
-    assert first.status == second.status == ExperimentStatus.FAILED
+    assert first.status == ExperimentStatus.FAILED
     assert "holds vial S-E0001-1 of failed experiment E0001" in campaign.quarantined["hplc-1"]
-    assert "no device of role 'hplc' can take work" in (second.failure or "")
-    assert campaign.finished is not None and campaign.finished.reason == "devices-unavailable"
+    # the second experiment lost nothing: its vial was discarded, and it waits for a device
+    assert (second.status, second.attempt) == (ExperimentStatus.QUEUED, 2)
+    assert campaign.finished is None
+    assert campaign.paused is not None and "role 'hplc' is quarantined" in campaign.paused.detail
 
 
 def test_runner_resumes_an_unfinished_campaign_of_the_same_spec(
