@@ -85,17 +85,31 @@ def _round_text(campaign: Campaign) -> str:
 class _ProgressView:
     """Keeps a rich progress bar in step with the journal."""
 
+    _RESULTS = frozenset(
+        {
+            "observation.recorded",
+            "experiment.failed",
+            "round.completed",
+            "campaign.finished",
+            "experiment.requeued",
+        }
+    )
+
     def __init__(self, progress: Progress, task: TaskID, devices: int) -> None:
         self._progress, self._task, self._devices = progress, task, devices
 
-    def __call__(self, campaign: Campaign, _record: Record) -> None:
+    def __call__(self, campaign: Campaign, record: Record) -> None:
+        busy = f"{len(campaign.busy_devices)}/{self._devices}"
+        if record.type not in self._RESULTS:  # most records are steps: only the device count moves
+            self._progress.update(self._task, busy=busy)
+            return
         finished = sum(1 for e in campaign.experiments.values() if e.status.finished)
         self._progress.update(
             self._task,
             completed=finished,
             round=_round_text(campaign),
             best=_best_text(campaign),
-            busy=f"{len(campaign.busy_devices)}/{self._devices}",
+            busy=busy,
         )
 
 

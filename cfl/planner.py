@@ -32,7 +32,7 @@ from cfl.space import (
 )
 from cfl.spec import CampaignSpec
 
-__all__ = ["Evaluation", "Planner", "SkoptPlanner"]
+__all__ = ["Evaluation", "Planner", "RandomPlanner", "SkoptPlanner"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,19 @@ class Planner(Protocol):
     def ingest(self, evaluations: Sequence[Evaluation]) -> None:
         """Learn from finished experiments (each passed exactly once)."""
         ...
+
+
+def _to_point(space: SearchSpace, row: Sequence[object]) -> Point:
+    """A skopt row as a point of plain Python values (skopt hands out numpy scalars)."""
+    point: Point = {}
+    for parameter, value in zip(space.parameters, row, strict=True):
+        if isinstance(parameter, ContinuousParameter):
+            point[parameter.name] = float(value)  # type: ignore[arg-type]
+        elif isinstance(parameter, IntegerParameter):
+            point[parameter.name] = int(value)  # type: ignore[call-overload]
+        else:
+            point[parameter.name] = str(value)
+    return point
 
 
 def _dimension(
@@ -155,15 +168,37 @@ class SkoptPlanner:
         return [point[name] for name in self._space.names]
 
     def _point(self, row: Sequence[object]) -> Point:
-        point: Point = {}
-        for parameter, value in zip(self._space.parameters, row, strict=True):
-            if isinstance(parameter, ContinuousParameter):
-                point[parameter.name] = float(value)  # type: ignore[arg-type]
-            elif isinstance(parameter, IntegerParameter):
-                point[parameter.name] = int(value)  # type: ignore[call-overload]
-            else:
-                point[parameter.name] = str(value)
-        return point
+        return _to_point(self._space, row)
 
     def _key(self, point: Point) -> tuple[ParamValue, ...]:
         return tuple(point[name] for name in self._space.names)
+
+
+class RandomPlanner:
+    """Uniform random conditions, seeded: the baseline every planner must beat.
+
+    Also the planner of choice when planning is not what is being measured (the dispatcher
+    benchmark), since it costs microseconds at any number of observations.
+    """
+
+    def __init__(self, space: SearchSpace, *, seed: int) -> None:
+        self._space = space
+        self._dims = [_dimension(p) for p in space.parameters]
+        self._seed = seed
+        self._seen = 0
+
+    @classmethod
+    def from_spec(cls, spec: CampaignSpec) -> RandomPlanner:
+        """The planner a campaign spec asks for."""
+        return cls(spec.space, seed=spec.seed)
+
+    def ingest(self, evaluations: Sequence[Evaluation]) -> None:
+        self._seen += len(evaluations)
+
+    def suggest(self, n: int, pending: Sequence[Point]) -> list[Point]:
+        if n < 1:
+            raise ValueError(f"n must be at least 1, got {n=}")
+        # seeded by how much was already asked, so a resumed campaign draws what it would have
+        rng = np.random.RandomState(self._seed * 1_000_003 + self._seen + len(pending))
+        rows = Space(self._dims).rvs(n, random_state=rng)
+        return [_to_point(self._space, row) for row in rows]
