@@ -142,18 +142,23 @@ class DeviceContext:
     """Faults to inject (lab file ``faults:``); only simulators act on them."""
     address: str | None = None
     """Where the device is reached (``host:port``, a VISA resource), from the lab file."""
+    _draws: dict[tuple[str, ...], int] = field(default_factory=dict, repr=False)
 
     def injector(self, device: str) -> FaultInjector:
         """The fault injector for ``device``, seeded like its noise."""
         return FaultInjector(device, self.faults, self.rng(device, "faults"))
 
     def rng(self, *keys: str) -> np.random.Generator:
-        """A random generator fixed by the seed and ``keys`` (device name, sample id).
+        """A random generator fixed by the seed, ``keys`` (device name, sample id) and repeat.
 
         Seeding per sample, not per call order, keeps noise identical whatever order concurrent
-        experiments happen to finish in.
+        experiments happen to finish in. Asking again with the same keys (measuring the same
+        sample again after a spoiled reading) gives fresh noise, as a real repeat would.
         """
-        digest = hashlib.sha256("\x1f".join((str(self.seed), *keys)).encode()).digest()
+        repeat = self._draws.get(keys, 0)
+        self._draws[keys] = repeat + 1
+        parts = (str(self.seed), *keys) + ((f"repeat-{repeat}",) if repeat else ())
+        digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
         return np.random.default_rng(int.from_bytes(digest[:8], "big"))
 
 

@@ -6,7 +6,8 @@ Summit's noise model) and ``e_abs ~ N(0, detection_limit_m / 3)`` (baseline nois
 limit is three standard deviations), floored at zero. The method then reports assay yield,
 conversion, space-time yield and E-factor from the measured concentrations and the conditions
 recorded on the vial (:func:`instruments.sim.snar.snar_figures`). Noise is drawn from a generator
-seeded by the campaign seed, the instrument and the sample, so a rerun reads the same values.
+seeded by the campaign seed, the instrument and the sample, so a rerun of the campaign reads the
+same values (a repeat injection of one sample within a run draws fresh noise).
 
 A run takes ``injection_min + run_min`` minutes of lab time.
 """

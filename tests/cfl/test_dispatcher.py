@@ -192,3 +192,15 @@ def test_a_device_without_the_capability_fails_the_experiment(
     assert failed.status == ExperimentStatus.FAILED
     assert "does not implement Transfers" in (failed.failure or "")
     assert pool.held == frozenset()
+
+
+def test_measuring_a_sample_again_draws_fresh_noise() -> None:
+    from cfl.bench import Bench
+    from cfl.devices import DeviceContext as Context
+
+    context = Context(clock=LabClock(), bench=Bench({}), seed=3)
+    first, second = context.rng("hplc-1", "S-1"), context.rng("hplc-1", "S-1")
+    again = Context(clock=LabClock(), bench=Bench({}), seed=3).rng("hplc-1", "S-1")
+    a, b, c = first.normal(), second.normal(), again.normal()
+    assert a != b  # a repeat is a new measurement
+    assert a == c  # but the sequence is reproducible

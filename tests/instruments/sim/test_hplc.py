@@ -103,7 +103,8 @@ def test_noisy_reading_follows_the_documented_measurement_model() -> None:
     # c * (1 + N(0, noise_pct/100)) + N(0, detection_limit/3), floored at 0, per species in order,
     # from the generator keyed by (seed, instrument, sample).
     clock, _, hplc, context = _lab({"noise_pct": 2.0, "detection_limit_m": 3e-4})
-    rng = context.rng(NAME, "S1")
+    # a context of the same seed replays the draws (the device's own is used by the device)
+    rng = DeviceContext(clock=context.clock, bench=context.bench, seed=context.seed).rng(NAME, "S1")
     measured = []
     for c in TRUE:
         measured.append(max(0.0, c * (1 + rng.normal(0, 0.02)) + rng.normal(0, 1e-4)))
