@@ -10,7 +10,8 @@ The virtual loop is the standard selector loop with two public seams replaced: `
 the virtual time, and the selector, asked to block for ``t`` seconds with nothing ready, advances
 the virtual time by ``t`` instead of sleeping. Real file descriptors are still polled, so threads
 that wake the loop (``call_soon_threadsafe``) work; with no timer pending, the selector blocks for
-real, as usual.
+real, as usual. While a worker thread runs (``asyncio.to_thread``, a blocking driver call) the
+selector also waits for real, so virtual time never jumps past work that is actually happening.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from __future__ import annotations
 import asyncio
 import selectors
 from collections.abc import Awaitable, Callable
-from typing import Literal, TypeVar
+from concurrent.futures import Executor
+from typing import Any, Literal, TypeVar
 
 __all__ = ["ClockKind", "LabClock", "VirtualTimeEventLoop", "run_on_clock"]
 
@@ -32,12 +34,17 @@ class _VirtualSelector(selectors.DefaultSelector):
     def __init__(self, start_s: float) -> None:
         super().__init__()
         self.now = start_s
+        self.threads_running = 0
+        """Executor jobs in flight: while one runs, time must not jump past it."""
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         ready = super().select(0)
-        if ready:
+        if ready or timeout == 0:
             return ready
-        if timeout is None:  # no timer pending: wait for real I/O, as a normal loop does
+        if timeout is None or self.threads_running:
+            # Nothing scheduled, or a worker thread (a blocking driver call) is busy: wait for
+            # real I/O, as a normal loop does; the thread wakes the loop when it is done.
+            # Jumping ahead would fire a step's deadline while the thread is still working.
             return super().select(None)
         self.now += timeout
         return []
@@ -52,6 +59,18 @@ class VirtualTimeEventLoop(asyncio.SelectorEventLoop):
 
     def time(self) -> float:
         return self._virtual.now
+
+    def run_in_executor(  # type: ignore[override]
+        self, executor: Executor | None, func: Callable[..., T], *args: Any
+    ) -> asyncio.Future[T]:
+        future = super().run_in_executor(executor, func, *args)
+        self._virtual.threads_running += 1
+
+        def _finished(_: asyncio.Future[T]) -> None:
+            self._virtual.threads_running -= 1
+
+        future.add_done_callback(_finished)
+        return future
 
 
 class LabClock:

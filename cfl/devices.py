@@ -27,6 +27,7 @@ from cfl.faults import FaultInjector, FaultSpec
 from cfl.space import ParamValue
 
 __all__ = [
+    "Closeable",
     "DeviceContext",
     "Doses",
     "Driver",
@@ -104,6 +105,14 @@ class Stoppable(Protocol):
 
     async def stop(self) -> None:
         """Abort the running command and leave the device safe."""
+
+
+@runtime_checkable
+class Closeable(Protocol):
+    """Holds a connection: the runner closes it when a run ends, however it ends."""
+
+    async def close(self) -> None:
+        """Release the connection; a later call opens it again."""
 
 
 class Driver(Protocol):

@@ -48,6 +48,8 @@ class SpecError(CFLError):
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message if field is None else f"{field}: {message}")
+        self.message = message
+        """The problem and the fix, without the field (for re-raising under a longer path)."""
         self.field = field
         """Dotted path of the offending field, e.g. ``space.parameters[1].high``."""
 

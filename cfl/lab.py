@@ -133,7 +133,7 @@ class LabSpec(_Frozen):
         try:
             driver = load_plugin("cfl.devices", self.devices[device].driver)
         except SpecError as exc:
-            raise SpecError(str(exc), field=f"lab.devices.{device}.driver") from exc
+            raise SpecError(exc.message, field=f"lab.devices.{device}.driver") from exc
         if not isinstance(driver, type) or not hasattr(driver, "from_config"):
             raise SpecError(
                 f"{self.devices[device].driver!r} is not a device driver class with from_config",
@@ -171,5 +171,6 @@ class Lab:
             try:
                 devices[name] = driver.from_config(name, device.options, context)  # type: ignore[attr-defined]
             except SpecError as exc:
-                raise SpecError(str(exc), field=f"lab.devices.{name}.options") from exc
+                where = f"lab.devices.{name}.{exc.field or 'options'}"
+                raise SpecError(exc.message, field=where) from exc
         return cls(spec=spec, devices=devices, bench=bench)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from cfl.campaign import Campaign
 from cfl.clock import LabClock, run_on_clock
+from cfl.devices import Closeable
 from cfl.engine import Engine
 from cfl.errors import SpecError
 from cfl.hypotheses import HypothesisProposer
@@ -78,6 +80,12 @@ def run_campaign(journal: Journal, *, listener: Listener | None = None) -> Campa
             proposer=proposer,
             clock=clock,
         )
-        return await engine.run()
+        try:
+            return await engine.run()
+        finally:
+            for device in lab.devices.values():
+                if isinstance(device, Closeable):
+                    with contextlib.suppress(Exception):  # closing must not hide the real error
+                        await device.close()
 
     return run_on_clock(main, clock=clock, kind=spec.lab.clock)

@@ -270,9 +270,9 @@ def check_spec(spec: CampaignSpec) -> None:
     try:
         load_plugin("cfl.planners", spec.planner)
     except SpecError as exc:
-        raise SpecError(str(exc), field="planner") from exc
+        raise SpecError(exc.message, field="planner") from exc
     if spec.coscientist is not None:
         try:
             load_plugin("cfl.agents", spec.coscientist)
         except SpecError as exc:
-            raise SpecError(str(exc), field="coscientist") from exc
+            raise SpecError(exc.message, field="coscientist") from exc

@@ -77,3 +77,29 @@ def test_negative_sleep_is_no_sleep() -> None:
         return clock.now()
 
     assert run_on_clock(main, clock=clock, kind="virtual") == 0.0
+
+
+def test_a_deadline_does_not_fire_while_a_worker_thread_is_still_working() -> None:
+    """A blocking driver call in a thread takes real time; virtual time must wait for it."""
+    clock = LabClock()
+
+    async def main() -> float:
+        async with clock.timeout(3600):
+            await asyncio.to_thread(time.sleep, 0.2)
+        return clock.now()
+
+    started = time.perf_counter()
+    assert run_on_clock(main, clock=clock, kind="virtual") == 0.0
+    assert time.perf_counter() - started >= 0.2
+
+
+def test_speed_scales_lab_time_on_the_wall_clock() -> None:
+    clock = LabClock(speed=100.0)
+
+    async def main() -> float:
+        await clock.sleep(10.0)  # 10 lab seconds = 0.1 wall seconds
+        return clock.now()
+
+    started = time.perf_counter()
+    assert 10.0 <= run_on_clock(main, clock=clock, kind="wall") < 20.0
+    assert time.perf_counter() - started < 1.0
