@@ -31,8 +31,6 @@ from cfl.events import DeviceReleased
 from cfl.journal import Journal
 from cfl.ledger import Record, verify_chain
 from cfl.models import DeviceState, ExperimentStatus, HypothesisStatus
-from cfl.report import write_report
-from cfl.runner import open_or_create, run_campaign
 from cfl.settings import Settings
 from cfl.spec import load_spec
 from cfl.store import Store
@@ -128,6 +126,10 @@ def run(
     ] = False,
 ) -> None:
     """Run a campaign; running the same spec again resumes it where it stopped."""
+    # The planner's scientific stack takes seconds to import: only `run` and `report` pay it.
+    from cfl.report import write_report
+    from cfl.runner import open_or_create, run_campaign
+
     try:
         spec = load_spec(spec_path)
         store = _store()
@@ -303,6 +305,8 @@ def report(
     ] = None,
 ) -> None:
     """Write a convergence plot (PNG), the experiments (CSV) and a summary (Markdown)."""
+    from cfl.report import write_report
+
     try:
         journal = Journal.open(_store(), campaign_id)
     except CFLError as exc:

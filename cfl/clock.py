@@ -91,6 +91,11 @@ class LabClock:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._origin = 0.0
 
+    @property
+    def speed(self) -> float:
+        """Lab seconds per loop second."""
+        return self._speed
+
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Anchor lab time to ``loop``; called once by :func:`run_on_clock`."""
         self._loop = loop

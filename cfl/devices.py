@@ -120,7 +120,9 @@ class Driver(Protocol):
 
     The built device's ``measurands`` (class or instance attribute) maps each quantity a measuring
     device reports to its physical range; it is empty for other devices. Capabilities and
-    measurands are read off the built device, so they may depend on its options.
+    measurands are read off the built device, so they may depend on its options. A device that
+    talks to real hardware or a server sets ``requires_wall_clock = True``: a lab on the virtual
+    clock is then refused when its spec is checked.
     """
 
     @classmethod
@@ -198,8 +200,8 @@ def parse_options(
         return model.model_validate(dict(options))
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'options'}: "
-            f"{str(e['msg']).removeprefix('Value error, ')}"
+            ("" if not e["loc"] else f"{'.'.join(str(p) for p in e['loc'])}: ")
+            + str(e["msg"]).removeprefix("Value error, ")
             for e in exc.errors()
         )
         raise SpecError(f"device {device!r} has bad options: {problems}") from exc

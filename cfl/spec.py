@@ -260,6 +260,14 @@ def check_spec(spec: CampaignSpec) -> None:
         SpecError: a driver, planner or co-scientist is unknown, or the protocol does not fit.
     """
     lab = Lab.build(spec.lab, clock=LabClock(), seed=spec.seed)  # drivers validate options
+    if spec.lab.clock == "virtual":
+        for name, device in lab.devices.items():
+            if getattr(device, "requires_wall_clock", False):
+                raise SpecError(
+                    f"device {name!r} ({spec.lab.devices[name].driver}) works in real time, but "
+                    "the lab runs on the virtual clock; set clock: wall in the lab file",
+                    field="lab.clock",
+                )
     validate_protocol(
         spec.protocol,
         spec.lab,
