@@ -229,7 +229,7 @@ BAD_CASES: dict[str, BadCase] = {
         (
             "lab.devices.hplc-1.driver",
             "'sim-hplcx'",
-            "installed: ['sim-flow-reactor', 'sim-hplc', 'sim-kapex']",
+            "'sim-flow-reactor', 'sim-hplc', 'sim-kapex'",
             "Fix the name",
         ),
     ),

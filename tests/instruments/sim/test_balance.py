@@ -302,8 +302,8 @@ def test_an_injected_out_of_range_fault_spoils_the_mass() -> None:
         ({"settle_tau_s": 0.0}, "settle_tau_s: "),
         ({"fill_volume_ml": 0.0}, "fill_volume_ml: "),
         ({"solutes": {"salt": {"molar_mass_g_mol": 58.44}}}, r"solutes\.salt\.density_g_ml: "),
-        ({"stable_within_g": 1e-3}, r"options: stable_within_g \(0\.001\) must not exceed"),
-        ({"vial_tare_g": 300.0}, r"options: vial_tare_g \(300\) must be below capacity_g"),
+        ({"stable_within_g": 1e-3}, r"stable_within_g \(0\.001\) must not exceed"),
+        ({"vial_tare_g": 300.0}, r"vial_tare_g \(300\) must be below capacity_g"),
     ],
 )
 def test_bad_options_raise_spec_error_naming_device_and_option(

@@ -340,10 +340,10 @@ def test_an_injected_out_of_range_fault_spoils_every_value() -> None:
         ({"species": {"dye": [{"centre_nm": 500.0, "epsilon": 1e4}]}},
          r"species\.dye\.0\.fwhm_nm"),
         ({"wavelength_min_nm": 600.0, "wavelength_max_nm": 300.0},
-         r"options: wavelength_min_nm \(600\) must be below"),
-        ({"analytical_nm": [250.0]}, r"options: analytical_nm \[250\.0\] lie outside"),
-        ({"analytical_nm": [400.0, 400.0]}, "options: analytical_nm give repeated"),
-        ({"step_nm": 0.001}, "options: a scan of 300-600 nm"),
+         r"wavelength_min_nm \(600\) must be below"),
+        ({"analytical_nm": [250.0]}, r"analytical_nm \[250\.0\] lie outside"),
+        ({"analytical_nm": [400.0, 400.0]}, "analytical_nm give repeated"),
+        ({"step_nm": 0.001}, "a scan of 300-600 nm"),
     ],
 )
 def test_bad_options_raise_spec_error_naming_device_and_option(
