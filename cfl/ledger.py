@@ -92,7 +92,10 @@ def seal(
     digest = record_hash(
         campaign=campaign, seq=seq, type=type, ts=ts, actor=actor, payload=payload, prev=prev
     )
-    return Record(
+    # Not validated again: the payload has just been serialised to canonical JSON for the hash,
+    # which is the stricter check, and validating JSON values field by field is the slowest part
+    # of writing a step.
+    return Record.model_construct(
         campaign=campaign,
         seq=seq,
         type=type,

@@ -10,6 +10,7 @@ saw, so two processes can never fork one campaign's chain: the second writer get
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,10 +24,7 @@ from sqlalchemy import (
     DateTime,
     Engine,
     Text,
-    bindparam,
     event,
-    insert,
-    update,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -122,34 +120,32 @@ def _row(record: Record) -> RecordRow:
     )
 
 
-def _row_values(record: Record) -> dict[str, Any]:
-    return {
-        "campaign_id": record.campaign,
-        "seq": record.seq,
-        "type": record.type,
-        "ts": record.ts,
-        "actor": record.actor,
-        "payload": canonical_json(record.payload),
-        "prev": record.prev,
-        "hash": record.hash,
-    }
-
-
-_RECORDS = SQLModel.metadata.tables["record"]
-_CAMPAIGNS = SQLModel.metadata.tables["campaign"]
-_INSERT_RECORD = insert(_RECORDS)
-_MOVE_HEAD = (  # built once, so SQLAlchemy compiles it once
-    update(_CAMPAIGNS)
-    .where(_CAMPAIGNS.c.id == bindparam("campaign"))
-    .where(_CAMPAIGNS.c.head_seq == bindparam("seq"))
-    .where(_CAMPAIGNS.c.head_hash == bindparam("hash"))
-    .values(
-        head_seq=bindparam("new_seq"),
-        head_hash=bindparam("new_hash"),
-        updated_at=bindparam("now"),
-        finished=bindparam("finished"),
+def _row_tuple(record: Record) -> tuple[Any, ...]:
+    return (
+        record.campaign,
+        record.seq,
+        record.type,
+        record.ts,
+        record.actor,
+        canonical_json(record.payload),
+        record.prev,
+        record.hash,
     )
-)
+
+
+@functools.cache
+def _hot_statements(paramstyle: str) -> tuple[str, str]:
+    """The append path's two statements in the driver's placeholder style."""
+    mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(paramstyle)
+    if mark is None:
+        raise CFLError(f"unsupported database driver parameter style {paramstyle!r}")
+    move = (
+        f"UPDATE campaign SET head_seq = {mark}, head_hash = {mark}, updated_at = {mark}, "
+        f"finished = {mark} WHERE id = {mark} AND head_seq = {mark} AND head_hash = {mark}"
+    )
+    columns = "campaign_id, seq, type, ts, actor, payload, prev, hash"
+    insert_sql = f"INSERT INTO record ({columns}) VALUES ({', '.join([mark] * 8)})"
+    return move, insert_sql
 
 
 def _record(row: RecordRow) -> Record:
@@ -182,6 +178,11 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._writer: Connection | None = None
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._integrity_errors: tuple[type[Exception], ...] = (
+            IntegrityError,
+            engine.dialect.loaded_dbapi.IntegrityError,
+        )
         """One connection kept for appends: checking one out of the pool per step cost more
         than the commit."""
 
@@ -272,30 +273,37 @@ class Store:
         if not records:
             return
         campaign, first, last = records[0].campaign, records[0], records[-1]
-        # Core statements, not ORM sessions: this runs for every step of every experiment, and
-        # the ORM's unit of work cost five times the commit itself.
+        # This runs twice for every device command, so it talks to the driver directly with two
+        # statements rendered once per dialect: the ORM's unit of work cost five times the commit
+        # itself, and SQLAlchemy Core's per-call compilation bookkeeping still twice.
+        move, insert_sql = _hot_statements(self.engine.dialect.paramstyle)
         connection = self._writing()
+        now = datetime.now(UTC).replace(tzinfo=None)
         try:
             with connection.begin():
-                moved = connection.execute(
-                    _MOVE_HEAD,
-                    {
-                        "campaign": campaign,
-                        "seq": first.seq - 1,
-                        "hash": first.prev,
-                        "new_seq": last.seq,
-                        "new_hash": last.hash,
-                        "now": datetime.now(UTC),
-                        "finished": finished,
-                    },
-                )
-                if moved.rowcount != 1:
-                    raise ConcurrentWriter(
-                        f"campaign {campaign} was written by another process since it was "
-                        "loaded; stop the other `cfl run` or reload the campaign"
+                cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+                try:
+                    cursor.execute(
+                        move,
+                        (
+                            last.seq,
+                            last.hash,
+                            now.strftime("%Y-%m-%d %H:%M:%S.%f") if self._sqlite else now,
+                            finished,
+                            campaign,
+                            first.seq - 1,
+                            first.prev,
+                        ),
                     )
-                connection.execute(_INSERT_RECORD, [_row_values(r) for r in records])
-        except IntegrityError as exc:
+                    if cursor.rowcount != 1:
+                        raise ConcurrentWriter(
+                            f"campaign {campaign} was written by another process since it was "
+                            "loaded; stop the other `cfl run` or reload the campaign"
+                        )
+                    cursor.executemany(insert_sql, [_row_tuple(r) for r in records])
+                finally:
+                    cursor.close()
+        except self._integrity_errors as exc:
             raise ConcurrentWriter(f"campaign {campaign}: records already exist") from exc
 
     def campaigns(self) -> list[CampaignInfo]:
