@@ -43,8 +43,11 @@ from cfl.runner import open_or_create, run_campaign
 from cfl.spec import load_spec
 from cfl.store import Store
 
-ROBOT = {"driver": "sim-kapex", "role": "robot",
-         "options": {"home": "rack", "travel_s": 15, "grasp_s": 5, "release_s": 4}}
+ROBOT = {
+    "driver": "sim-kapex",
+    "role": "robot",
+    "options": {"home": "rack", "travel_s": 15, "grasp_s": 5, "release_s": 4},
+}
 
 
 class AssayOptions(BaseModel):
@@ -76,6 +79,9 @@ class SimAssayStation:
     ) -> SimAssayStation:
         return cls(name, parse_options(AssayOptions, options, device=name), context)
 
+    def expected_duration_s(self, command: str, args: Mapping[str, Any]) -> float | None:
+        return 60.0 * self._options.method_min if command == "measure" else None
+
     async def measure(self, sample: str) -> Reading:
         self._context.bench.require_at(sample, self.name, device=self.name, command="measure")
         rng = self._context.rng(self.name, sample)
@@ -93,10 +99,12 @@ def _assay_spec(experiments: int) -> dict[str, Any]:
     return {
         "name": "bench-assay",
         "goal": "Keep 16 assay stations busy.",
-        "space": {"parameters": [
-            {"name": "x", "type": "continuous", "low": 0, "high": 1},
-            {"name": "y", "type": "continuous", "low": 0, "high": 1},
-        ]},
+        "space": {
+            "parameters": [
+                {"name": "x", "type": "continuous", "low": 0, "high": 1},
+                {"name": "y", "type": "continuous", "low": 0, "high": 1},
+            ]
+        },
         "objectives": [{"name": "signal", "direction": "maximize"}],
         "budget": {"experiments": experiments},
         "batch_size": 16,
@@ -104,7 +112,8 @@ def _assay_spec(experiments: int) -> dict[str, Any]:
         "planner": "random",
         "coscientist": None,
         "lab": {
-            "name": "assay-core", "clock": "virtual",
+            "name": "assay-core",
+            "clock": "virtual",
             "locations": {"rack": {"supply": True}, "archive": {}, "waste": {"discard": True}},
             "devices": devices,
         },
@@ -129,15 +138,19 @@ def _snar_spec(experiments: int, demo: Path) -> dict[str, Any]:
     devices: dict[str, Any] = {
         f"reactor-{i:02d}": {"driver": "sim-flow-reactor", "role": "reactor"} for i in range(1, 11)
     }
-    devices.update(
-        {f"hplc-{i}": {"driver": "sim-hplc", "role": "hplc"} for i in range(1, 7)}
-    )
+    devices.update({f"hplc-{i}": {"driver": "sim-hplc", "role": "hplc"} for i in range(1, 7)})
     devices.update({"kapex-1": ROBOT, "kapex-2": ROBOT})
     data.update(
-        name="bench-snar", budget={"experiments": experiments}, batch_size=16, max_in_flight=40,
-        planner="random", coscientist=None, stop={},
+        name="bench-snar",
+        budget={"experiments": experiments},
+        batch_size=16,
+        max_in_flight=40,
+        planner="random",
+        coscientist=None,
+        stop={},
         lab={
-            "name": "snar-at-scale", "clock": "virtual",
+            "name": "snar-at-scale",
+            "clock": "virtual",
             "locations": {"rack": {"supply": True}, "archive": {}, "waste": {"discard": True}},
             "devices": devices,
         },
@@ -178,8 +191,15 @@ def run(lab: str, experiments: int, folder: Path) -> Result:
         d: campaign.utilisation(d) for role, ds in roles.items() if role != "robot" for d in ds
     }
     store.close()
-    return Result(lab, len(campaign.observations), steps, campaign.lab_time_s / 3600, wall,
-                  instruments, robots)
+    return Result(
+        lab,
+        len(campaign.observations),
+        steps,
+        campaign.lab_time_s / 3600,
+        wall,
+        instruments,
+        robots,
+    )
 
 
 def report(results: list[Result]) -> str:

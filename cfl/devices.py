@@ -31,6 +31,7 @@ __all__ = [
     "DeviceContext",
     "Doses",
     "Driver",
+    "Estimates",
     "Heats",
     "Measures",
     "Reacts",
@@ -105,6 +106,17 @@ class Stoppable(Protocol):
 
     async def stop(self) -> None:
         """Abort the running command and leave the device safe."""
+
+
+@runtime_checkable
+class Estimates(Protocol):
+    """Knows roughly how long its commands take; the dispatcher sets default deadlines from it."""
+
+    def expected_duration_s(self, command: str, args: Mapping[str, ParamValue]) -> float | None:
+        """Lab seconds ``command`` is expected to take with ``args``; ``None`` if unknown.
+
+        For ``react`` the arguments are the experiment's conditions. Cheap, no I/O.
+        """
 
 
 @runtime_checkable

@@ -21,6 +21,7 @@ from pydantic import JsonValue
 from cfl.clock import LabClock
 from cfl.devices import (
     Doses,
+    Estimates,
     Heats,
     Measures,
     Reacts,
@@ -260,7 +261,7 @@ class Dispatcher:
         role = next(
             (r for r, members in self._lab.roles.items() if device in members), context.device
         )
-        deadline = timeout_s or self._lab.devices[device].step_timeout_s
+        deadline = self._deadline_s(command, context, timeout_s)
         for attempt in itertools.count():
             started = self._clock.now()
             self._journal.write(
@@ -314,6 +315,27 @@ class Dispatcher:
             )
             return reading
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _deadline_s(
+        self, command: str, context: StepContext, step_timeout_s: float | None
+    ) -> float | None:
+        """The step's deadline in lab seconds, or ``None`` for none.
+
+        The protocol's, else the device's, else three times what the device expects the command
+        to take and at least five minutes more, if it can tell (:class:`~cfl.devices.Estimates`).
+        """
+        if step_timeout_s is not None:
+            return step_timeout_s
+        configured = self._lab.devices[context.device].step_timeout_s
+        if configured is not None:
+            return configured
+        device = self._devices[context.device]
+        if isinstance(device, Estimates):
+            args = context.params if command == "react" else context.args
+            expected = device.expected_duration_s(command, args)
+            if expected is not None:
+                return max(3.0 * expected, expected + 300.0)
+        return None
 
     def _retry_delay(self, exc: CFLError, attempt: int) -> float | None:
         """Lab seconds before the next attempt, or ``None`` when there is none."""

@@ -1,10 +1,12 @@
 """Device pools: free devices by role, handed out by priority, with quarantine.
 
 A device is held by one experiment at a time, so two steps never drive one device at once.
-Waiting requests are served lowest ``priority`` first, then in arrival order: the engine gives an
-experiment's index as its priority, so the oldest experiment in the lab moves first. That keeps
-work flowing through the stations (a vial waiting to leave a reactor is served before a new vial
-waiting to enter one) instead of letting new experiments crowd the robots.
+Waiting requests are served lowest ``priority`` first, then in arrival order. The dispatcher gives
+the experiment's index, so the oldest experiment in the lab moves first: a vial about to leave a
+station is served before a new vial about to enter one, and stations turn over instead of new
+experiments crowding the robots. (Serving the least expected remaining work first, from the
+devices' duration estimates, measured slightly worse on the scheduling benchmark: 93.6 % against
+94.0 % station utilisation, 71.7 % against 72.5 % on the SnAr lab.)
 
 A quarantined device is never handed out again; when a role has no device left, every waiter and
 every later request fails with :class:`~cfl.errors.DeviceUnavailable`.

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from cfl.devices import DeviceContext, parse_options
 from cfl.errors import DeviceFault
+from cfl.space import ParamValue
 
 __all__ = ["KapexOptions", "SimKapex"]
 
@@ -51,6 +52,11 @@ class SimKapex:
         cls, name: str, options: Mapping[str, JsonValue], context: DeviceContext
     ) -> SimKapex:
         return cls(name, parse_options(KapexOptions, options, device=name), context)
+
+    def expected_duration_s(self, command: str, args: Mapping[str, ParamValue]) -> float | None:
+        """A walk and a grasp or release; where the walk starts is not known in advance."""
+        o = self._options
+        return {"pick": o.travel_s + o.grasp_s, "place": o.travel_s + o.release_s}.get(command)
 
     async def _go(self, location: str) -> None:
         if self.location != location:

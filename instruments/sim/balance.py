@@ -112,8 +112,7 @@ class BalanceOptions(BaseModel):
             )
         if self.vial_tare_g >= self.capacity_g:
             raise ValueError(
-                f"vial_tare_g ({self.vial_tare_g:g}) must be below capacity_g "
-                f"({self.capacity_g:g})"
+                f"vial_tare_g ({self.vial_tare_g:g}) must be below capacity_g ({self.capacity_g:g})"
             )
         return self
 
@@ -207,9 +206,7 @@ class SimBalance:
                 device=self.name,
                 command="tare",
             )
-        await self._faults.run(
-            "tare", self._options.stability_window_s, self._context.clock.sleep
-        )
+        await self._faults.run("tare", self._options.stability_window_s, self._context.clock.sleep)
         self.tared_at_s = self._context.clock.now()
 
     async def measure(self, sample: str) -> Reading:

@@ -66,6 +66,23 @@ class SimFlowReactor:
     ) -> SimFlowReactor:
         return cls(name, parse_options(FlowReactorOptions, options, device=name), context)
 
+    def _duration_s(self, snar: SnarConditions) -> float:
+        """Ramp from the present temperature, hold, flush, collect (see the module docstring)."""
+        o = self._options
+        minutes = (
+            abs(snar.temperature_c - self.temperature_c) / o.ramp_c_per_min
+            + o.equilibration_min
+            + (o.steady_state_volumes + 1.0) * snar.residence_time_min
+        )
+        return 60.0 * minutes
+
+    def expected_duration_s(self, command: str, args: Mapping[str, ParamValue]) -> float | None:
+        if command != "react" or not set(_CONDITIONS) <= set(args):
+            return None
+        return self._duration_s(
+            SnarConditions(**{_CONDITIONS[k]: float(args[k]) for k in _CONDITIONS})
+        )
+
     async def react(self, sample: str, conditions: Mapping[str, ParamValue]) -> None:
         bench = self._context.bench
         vial = bench.require_at(sample, self.name, device=self.name, command="react")
@@ -79,13 +96,7 @@ class SimFlowReactor:
                 command="react",
             )
         snar = SnarConditions(**{_CONDITIONS[k]: float(v) for k, v in conditions.items()})
-        o = self._options
-        minutes = (
-            abs(snar.temperature_c - self.temperature_c) / o.ramp_c_per_min
-            + o.equilibration_min
-            + (o.steady_state_volumes + 1.0) * snar.residence_time_min
-        )
-        await self._faults.run("react", 60.0 * minutes, self._context.clock.sleep)
+        await self._faults.run("react", self._duration_s(snar), self._context.clock.sleep)
         self.temperature_c = snar.temperature_c
         vial.charge = dict(conditions)
         vial.contents = dict(zip(_SPECIES, simulate_snar(snar), strict=True))

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from cfl.devices import DeviceContext, Reading, parse_options
 from cfl.errors import DeviceFault
+from cfl.space import ParamValue
 from instruments.sim.snar import SnarConditions, snar_figures
 
 __all__ = ["HPLCOptions", "SimHPLC"]
@@ -61,6 +62,10 @@ class SimHPLC:
         cls, name: str, options: Mapping[str, JsonValue], context: DeviceContext
     ) -> SimHPLC:
         return cls(name, parse_options(HPLCOptions, options, device=name), context)
+
+    def expected_duration_s(self, command: str, args: Mapping[str, ParamValue]) -> float | None:
+        o = self._options
+        return 60.0 * (o.injection_min + o.run_min) if command == "measure" else None
 
     async def measure(self, sample: str) -> Reading:
         vial = self._context.bench.require_at(

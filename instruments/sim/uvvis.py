@@ -173,9 +173,7 @@ class UVVisOptions(BaseModel):
             )
         outside = [nm for nm in self.analytical_nm if not low <= nm <= high]
         if outside:
-            raise ValueError(
-                f"analytical_nm {outside} lie outside the scan {low:g}-{high:g} nm"
-            )
+            raise ValueError(f"analytical_nm {outside} lie outside the scan {low:g}-{high:g} nm")
         names = [analytical_name(nm) for nm in self.analytical_nm]
         if len(set(names)) != len(names):
             raise ValueError(f"analytical_nm give repeated value names {names}")
@@ -185,8 +183,7 @@ class UVVisOptions(BaseModel):
     def wavelengths_nm(self) -> NDArray[np.float64]:
         """The scan's wavelength grid, from the minimum in ``step_nm`` steps."""
         points = (
-            math.floor((self.wavelength_max_nm - self.wavelength_min_nm) / self.step_nm + 1e-9)
-            + 1
+            math.floor((self.wavelength_max_nm - self.wavelength_min_nm) / self.step_nm + 1e-9) + 1
         )
         grid = self.wavelength_min_nm + self.step_nm * np.arange(points, dtype=np.float64)
         return np.round(grid, 6)

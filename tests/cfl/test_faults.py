@@ -172,3 +172,16 @@ def test_with_every_device_of_a_role_out_the_campaign_pauses_until_a_human_relea
     ]
     assert later, "the released device was used again"
     assert resumed.paused is not None or resumed.finished is not None
+
+
+def test_without_a_configured_deadline_the_device_estimate_sets_one(
+    tmp_path: Path, store: Store
+) -> None:
+    data = demo_spec_data()
+    del data["lab"]["devices"]["hplc-1"]["step_timeout_s"]
+    campaign = _run(tmp_path, store, {"hplc-1": [{"kind": "hang", "command": "measure"}]},
+                    lab=data["lab"])
+    assert _all_done(campaign) and _one_observation_each(store, campaign)
+    [failed] = _records(store, campaign, "step.failed")
+    # the HPLC expects 6.5 min (390 s): deadline max(3 x 390, 390 + 300) = 1170 s
+    assert "did not finish measure within 1170 s of lab time" in str(failed["message"])

@@ -11,7 +11,7 @@ from pydantic import JsonValue
 
 from cfl.bench import Bench
 from cfl.clock import LabClock, run_on_clock
-from cfl.devices import DeviceContext, Measures, Reacts, Transfers
+from cfl.devices import DeviceContext, Estimates, Measures, Reacts, Transfers
 from cfl.errors import DeviceFault, SpecError
 from cfl.space import ParamValue
 from instruments.sim.flow_reactor import FlowReactorOptions, SimFlowReactor
@@ -216,3 +216,13 @@ def test_bad_options_raise_spec_error_naming_device_and_option(
 ) -> None:
     with pytest.raises(SpecError, match=rf"device 'reactor-1' has bad options: {named}: "):
         _lab(options)
+
+
+def test_the_reactor_estimates_its_run_as_it_will_take_it() -> None:
+    clock, _, reactor = _lab()
+    assert isinstance(reactor, Estimates)
+    # from 25 degC to 55 degC: 3 min ramp + 1 min hold + (3 + 1) x 1 min = 8 min
+    conditions = {**CONDITIONS, "temperature": 55.0, "residence_time": 1.0}
+    assert reactor.expected_duration_s("react", conditions) == pytest.approx(480.0)
+    assert reactor.expected_duration_s("measure", conditions) is None
+    assert reactor.expected_duration_s("react", {"temperature": 55.0}) is None
