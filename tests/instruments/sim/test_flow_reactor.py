@@ -219,7 +219,7 @@ def test_bad_options_raise_spec_error_naming_device_and_option(
 
 
 def test_the_reactor_estimates_its_run_as_it_will_take_it() -> None:
-    clock, _, reactor = _lab()
+    _, _, reactor = _lab()
     assert isinstance(reactor, Estimates)
     # from 25 degC to 55 degC: 3 min ramp + 1 min hold + (3 + 1) x 1 min = 8 min
     conditions = {**CONDITIONS, "temperature": 55.0, "residence_time": 1.0}
