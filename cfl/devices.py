@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol, TypeVar, runtime_checkable
 
 import numpy as np
@@ -165,6 +166,12 @@ class DeviceContext:
     """Faults to inject (lab file ``faults:``); only simulators act on them."""
     address: str | None = None
     """Where the device is reached (``host:port``, a VISA resource), from the lab file."""
+    data_dir: Path | None = None
+    """Where a device may keep data it produces (robot episodes), under CFL_HOME; ``None`` when
+    the lab is only being validated."""
+    site: str | None = None
+    team: str | None = None
+    """The lab's site and team, for provenance of the data devices produce."""
     _draws: dict[tuple[str, ...], int] = field(default_factory=dict, repr=False)
 
     def injector(self, device: str) -> FaultInjector:

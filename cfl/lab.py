@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
@@ -85,6 +86,10 @@ class LabSpec(_Frozen):
     """A whole lab: devices, roles, locations and which clock it runs on."""
 
     name: str
+    site: str | None = None
+    """Where the lab is (institute, building); recorded with every robot episode it produces."""
+    team: str | None = None
+    """The team running it on a shared platform; recorded with every robot episode."""
     clock: Literal["virtual", "wall"] = "wall"
     locations: dict[str, LocationSpec] = Field(default_factory=dict)
     devices: dict[str, DeviceSpec] = Field(min_length=1)
@@ -151,7 +156,9 @@ class Lab:
     bench: Bench
 
     @classmethod
-    def build(cls, spec: LabSpec, *, clock: LabClock, seed: int) -> Lab:
+    def build(
+        cls, spec: LabSpec, *, clock: LabClock, seed: int, data_dir: Path | None = None
+    ) -> Lab:
         """Build every device of ``spec`` through its driver.
 
         Raises:
@@ -166,7 +173,14 @@ class Lab:
             driver = spec.driver_class(name)
             bench.add_location(name, 1)
             context = DeviceContext(
-                clock=clock, bench=bench, seed=seed, faults=device.faults, address=device.address
+                clock=clock,
+                bench=bench,
+                seed=seed,
+                faults=device.faults,
+                address=device.address,
+                data_dir=data_dir,
+                site=spec.site,
+                team=spec.team,
             )
             try:
                 devices[name] = driver.from_config(name, device.options, context)  # type: ignore[attr-defined]

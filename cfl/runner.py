@@ -15,6 +15,7 @@ from cfl.journal import Journal, Listener, human_actor
 from cfl.lab import Lab
 from cfl.planner import Planner
 from cfl.registry import PluginGroup, load_plugin
+from cfl.settings import Settings
 from cfl.spec import CampaignSpec
 from cfl.store import Store
 
@@ -72,7 +73,7 @@ def run_campaign(journal: Journal, *, listener: Listener | None = None) -> Campa
         journal.subscribe(listener)
 
     async def main() -> Campaign:
-        lab = Lab.build(spec.lab, clock=clock, seed=spec.seed)
+        lab = Lab.build(spec.lab, clock=clock, seed=spec.seed, data_dir=Settings().home / "data")
         engine = Engine(
             journal=journal,
             devices=dict(lab.devices),
