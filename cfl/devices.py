@@ -172,6 +172,8 @@ class DeviceContext:
     site: str | None = None
     team: str | None = None
     """The lab's site and team, for provenance of the data devices produce."""
+    campaign: str | None = None
+    """The campaign the lab is built for, for the same reason."""
     _draws: dict[tuple[str, ...], int] = field(default_factory=dict, repr=False)
 
     def injector(self, device: str) -> FaultInjector:

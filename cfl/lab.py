@@ -157,7 +157,13 @@ class Lab:
 
     @classmethod
     def build(
-        cls, spec: LabSpec, *, clock: LabClock, seed: int, data_dir: Path | None = None
+        cls,
+        spec: LabSpec,
+        *,
+        clock: LabClock,
+        seed: int,
+        data_dir: Path | None = None,
+        campaign: str | None = None,
     ) -> Lab:
         """Build every device of ``spec`` through its driver.
 
@@ -181,6 +187,7 @@ class Lab:
                 data_dir=data_dir,
                 site=spec.site,
                 team=spec.team,
+                campaign=campaign,
             )
             try:
                 devices[name] = driver.from_config(name, device.options, context)  # type: ignore[attr-defined]

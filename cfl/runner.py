@@ -73,7 +73,13 @@ def run_campaign(journal: Journal, *, listener: Listener | None = None) -> Campa
         journal.subscribe(listener)
 
     async def main() -> Campaign:
-        lab = Lab.build(spec.lab, clock=clock, seed=spec.seed, data_dir=Settings().home / "data")
+        lab = Lab.build(
+            spec.lab,
+            clock=clock,
+            seed=spec.seed,
+            data_dir=Settings().home / "data",
+            campaign=journal.campaign.id,
+        )
         engine = Engine(
             journal=journal,
             devices=dict(lab.devices),
