@@ -193,6 +193,20 @@ def write_summary(
         lines += [f"- {e.id}: {e.failure}" for e in failed]
     lines += [
         "",
+        "## Devices",
+        "",
+        "| device | role | busy | state | note |",
+        "|---|---|---|---|---|",
+    ]
+    for name, device in spec.lab.devices.items():
+        state = campaign.device_state(name)
+        note = campaign.quarantined.get(name) or campaign.device_faults.get(name) or ""
+        lines.append(
+            f"| {name} | {device.role} | {campaign.utilisation(name):.0%} | {state.value} | "
+            f"{note} |"
+        )
+    lines += [
+        "",
         "## Files",
         "",
         f"- `{table.name}`: every experiment with its measurements",

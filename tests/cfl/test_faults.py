@@ -185,3 +185,21 @@ def test_without_a_configured_deadline_the_device_estimate_sets_one(
     [failed] = _records(store, campaign, "step.failed")
     # the HPLC expects 6.5 min (390 s): deadline max(3 x 390, 390 + 300) = 1170 s
     assert "did not finish measure within 1170 s of lab time" in str(failed["message"])
+
+
+def test_the_report_lists_each_device_with_its_state_and_busy_share(
+    tmp_path: Path, store: Store
+) -> None:
+    from cfl.report import write_report
+
+    data = demo_spec_data()
+    lab = data["lab"]
+    lab["devices"]["hplc-2"] = dict(lab["devices"]["hplc-1"])
+    campaign = _run(tmp_path, store,
+                    {"hplc-1": [{"kind": "timeout", "command": "measure", "times": None}]}, lab=lab)
+    files = write_report(campaign, tmp_path / "report", head=(1, "0" * 64))
+    summary = files.summary.read_text()
+    row = next(line for line in summary.splitlines() if line.startswith("| hplc-1 |"))
+    assert "| quarantined | 3 failed attempts in a row" in row
+    busy = f"{campaign.utilisation('hplc-2'):.0%}"
+    assert f"| hplc-2 | hplc | {busy} | idle |" in summary
