@@ -1,1 +1,8 @@
-"""The KAPEX humanoid: driver contract and simulated twin (``robots.sim_kapex``)."""
+"""The KAPEX humanoid: its driver contract, simulator, safety policy, world model and episodes.
+
+``contract`` and ``messages`` (the goal contract and its wire shapes), ``skills`` (the catalogue),
+``safety`` (the declarative policy), ``world`` (where samples are), ``layout`` (where locations
+are), ``recording`` (episodes), ``sim/`` (the kinematic simulator), ``kapex/`` (the client, the
+transport seam and the CFL device ``driver: kapex``), ``dataset/`` (episodes as LeRobot datasets),
+and ``sim_kapex`` (the minimal twin that the scheduling benchmark still uses).
+"""

@@ -162,7 +162,10 @@ def test_failed_experiments_count_against_the_budget_and_the_campaign_goes_on(
     tmp_path: Path, store: Store
 ) -> None:
     data = demo_spec_data()
-    data["lab"]["devices"]["kapex-1"]["driver"] = "tests.cfl.test_engine:FlakyKapex"
+    # a sim-kapex twin, so it takes sim-kapex's options rather than the demo robot's
+    data["lab"]["devices"]["kapex-1"].update(
+        driver="tests.cfl.test_engine:FlakyKapex", options={"home": "rack"}
+    )
     data.update(name="flaky", budget={"experiments": 4}, initial_design=2, stop={})
     spec = load_spec(write_spec(tmp_path, data))
     planner = ScriptedPlanner([[GOOD, POOR], [GOOD, POOR]])

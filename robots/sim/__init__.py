@@ -1,0 +1,1 @@
+"""The simulated KAPEX: a deterministic kinematic robot that acts on the shared bench."""
