@@ -14,14 +14,24 @@ from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
-from cfl.models import BestLevel, Experiment, Hypothesis, Observation, Prediction, Trend
-from cfl.space import Point
+from cfl.errors import SpecError
+from cfl.models import (
+    BestLevel,
+    Experiment,
+    Hypothesis,
+    Interaction,
+    Observation,
+    Prediction,
+    Trend,
+)
+from cfl.space import CategoricalParameter, Parameter, Point
 from cfl.spec import CampaignSpec
 
 __all__ = [
     "HypothesisDraft",
     "HypothesisProposer",
     "ProposalContext",
+    "check_draft",
     "prediction_key",
     "tested_by",
 ]
@@ -60,15 +70,81 @@ class HypothesisProposer(Protocol):
 
 def prediction_key(prediction: Prediction) -> tuple[str | int, ...]:
     """Identity of a prediction: two hypotheses with the same key claim the same thing."""
-    if isinstance(prediction, Trend):
-        return (prediction.type, prediction.objective, prediction.variable, prediction.sign)
-    return (prediction.type, prediction.objective, prediction.variable, prediction.level)
+    p = prediction
+    if isinstance(p, Trend):
+        return (p.type, p.objective, p.variable, p.sign)
+    if isinstance(p, BestLevel):
+        return (p.type, p.objective, p.variable, p.level)
+    if isinstance(p, Interaction):
+        pair = tuple(sorted((p.variable, p.moderator)))  # a product term has no order
+        return (p.type, p.objective, *pair, p.sign)
+    return (p.type, p.objective, p.variable)
 
 
 def tested_by(prediction: Prediction, params: Point) -> bool:
     """Whether an experiment at ``params`` bears on ``prediction``."""
-    if isinstance(prediction, BestLevel):
-        return True
+    if not isinstance(prediction, Trend):
+        return True  # levels, interactions and optima are judged on every experiment
     value = params[prediction.variable]
     assert isinstance(value, (int, float))
     return prediction.low <= value <= prediction.high
+
+
+def check_draft(spec: CampaignSpec, draft: HypothesisDraft) -> None:
+    """Refuse a draft whose prediction cannot be checked in this campaign's space.
+
+    Whoever wrote it (a model, a person), a prediction must name an objective of the campaign and
+    parameters of its space of the right kind, and a range within the parameter's bounds: a
+    prediction about conditions CFL will never run can never be tested.
+
+    Raises:
+        SpecError: naming the field (``prediction.low``, ...), the bad value and what is allowed.
+    """
+    p = draft.prediction
+    objectives = [o.name for o in spec.objectives]
+    if p.objective not in objectives:
+        raise SpecError(
+            f"unknown objective {p.objective!r}; the campaign measures {objectives}",
+            field="prediction.objective",
+        )
+    categorical = isinstance(p, BestLevel)
+    parameter = _parameter(spec, p.variable, categorical=categorical, field="prediction.variable")
+    if isinstance(p, BestLevel):
+        assert isinstance(parameter, CategoricalParameter)
+        if p.level not in parameter.levels:
+            raise SpecError(
+                f"{p.variable} has no level {p.level!r}; its levels are {list(parameter.levels)}",
+                field="prediction.level",
+            )
+        return
+    if isinstance(p, Interaction):
+        if p.moderator == p.variable:
+            raise SpecError(
+                f"an interaction needs two different parameters, got {p.variable!r} twice",
+                field="prediction.moderator",
+            )
+        _parameter(spec, p.moderator, categorical=False, field="prediction.moderator")
+        return
+    assert not isinstance(parameter, CategoricalParameter)
+    low, high = parameter.low, parameter.high
+    if not (low <= p.low < p.high <= high):
+        raise SpecError(
+            f"range [{p.low:g}, {p.high:g}] of {p.variable} must be increasing and inside its "
+            f"bounds [{low:g}, {high:g}]; CFL never runs conditions outside them",
+            field="prediction.low",
+        )
+
+
+def _parameter(spec: CampaignSpec, name: str, *, categorical: bool, field: str) -> Parameter:
+    parameters = {q.name: q for q in spec.space.parameters}
+    parameter = parameters.get(name)
+    kind = "categorical" if categorical else "numeric"
+    names = [
+        q.name for q in spec.space.parameters if isinstance(q, CategoricalParameter) == categorical
+    ]
+    if parameter is None or isinstance(parameter, CategoricalParameter) != categorical:
+        raise SpecError(
+            f"{name!r} is not a {kind} parameter of the space; {kind} parameters: {names}",
+            field=field,
+        )
+    return parameter

@@ -21,7 +21,9 @@ __all__ = [
     "ExperimentStatus",
     "Hypothesis",
     "HypothesisStatus",
+    "Interaction",
     "Observation",
+    "Optimum",
     "Prediction",
     "Trend",
 ]
@@ -120,7 +122,37 @@ class BestLevel(_Frozen):
     level: str
 
 
-Prediction: TypeAlias = Annotated[Trend | BestLevel, Field(discriminator="type")]
+class Interaction(_Frozen):
+    """Prediction: the effect of ``variable`` on the objective changes with ``moderator``.
+
+    ``sign`` is the sign of the product-term coefficient: ``1``, the objective rises more (or falls
+    less) with ``variable`` when ``moderator`` is high; ``-1``, the reverse. Both are numeric.
+    """
+
+    type: Literal["interaction"] = "interaction"
+    objective: str
+    variable: str
+    moderator: str
+    sign: Literal[1, -1]
+
+
+class Optimum(_Frozen):
+    """Prediction: the best value of numeric ``variable`` lies within ``[low, high]``.
+
+    "Best" is in the objective's direction, the other parameters held where the data put them;
+    a region hypothesis in one variable.
+    """
+
+    type: Literal["optimum"] = "optimum"
+    objective: str
+    variable: str
+    low: float
+    high: float
+
+
+Prediction: TypeAlias = Annotated[
+    Trend | BestLevel | Interaction | Optimum, Field(discriminator="type")
+]
 
 
 class HypothesisStatus(StrEnum):

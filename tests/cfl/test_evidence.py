@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -9,6 +11,8 @@ from cfl.models import (
     BestLevel,
     Hypothesis,
     HypothesisStatus,
+    Interaction,
+    Optimum,
     Prediction,
     Trend,
 )
@@ -106,3 +110,93 @@ def test_best_level_by_welch_t(small_spec: CampaignSpec) -> None:
     dof = (v1 + v2) ** 2 / (v1**2 / 3 + v2**2 / 4)
     assert result.credence == pytest.approx(stats.t.cdf(t, dof))
     assert result.credence >= SUPPORT and result.status == HypothesisStatus.SUPPORTED
+
+
+def _uniform_rows(
+    n: int, response: Callable[[dict[str, float]], float], seed: int = 0, noise: float = 1.0
+) -> list[tuple[dict[str, float | int | str], float]]:
+    rng = np.random.default_rng(seed)
+    rows: list[tuple[dict[str, float | int | str], float]] = []
+    for _ in range(n):
+        p = {
+            "residence_time": float(rng.uniform(0.5, 2)),
+            "equivalents": float(rng.uniform(1, 5)),
+            "concentration": float(rng.uniform(0.1, 0.5)),
+            "temperature": float(rng.uniform(30, 120)),
+        }
+        rows.append((dict(p), response(p) + float(rng.normal(0, noise))))
+    return rows
+
+
+def test_a_trend_states_its_bayes_factor_against_the_opposite_sign(
+    small_spec: CampaignSpec,
+) -> None:
+    rows = _rows(15, slope=0.01, seed=3)
+    result = assess(observed_campaign(small_spec, rows), _hypothesis(RISES))
+    c = result.credence
+    assert result.statistics["log10_bf"] == pytest.approx(np.log10(c / (1 - c)))
+
+
+def _interaction_response(p: dict[str, float]) -> float:
+    # temperature helps more at long residence times: a positive product term
+    return 50 + 4 * (p["temperature"] - 75) / 26 * (p["residence_time"] - 1.25) / 0.43
+
+
+def test_an_interaction_is_the_student_t_of_the_product_term(small_spec: CampaignSpec) -> None:
+    rows = _uniform_rows(30, _interaction_response, seed=4)
+    grows = Interaction(
+        objective="yield", variable="temperature", moderator="residence_time", sign=1
+    )
+    result = assess(observed_campaign(small_spec, rows), _hypothesis(grows))
+    names = ["residence_time", "equivalents", "concentration", "temperature"]
+    x = np.array([[float(p[n]) for n in names] for p, _ in rows])
+    x = (x - x.mean(axis=0)) / x.std(axis=0)
+    x = np.column_stack([np.ones(len(rows)), x, x[:, 3] * x[:, 0]])
+    y = np.array([v for _, v in rows])
+    beta = np.linalg.solve(x.T @ x, x.T @ y)
+    resid = y - x @ beta
+    dof = len(rows) - 6
+    se = np.sqrt(resid @ resid / dof * np.linalg.inv(x.T @ x)[5, 5])
+    assert result.credence == pytest.approx(stats.t.cdf(beta[5] / se, dof), abs=1e-9)
+    assert result.status == HypothesisStatus.SUPPORTED
+    shrinks = grows.model_copy(update={"sign": -1})
+    assert assess(observed_campaign(small_spec, rows), _hypothesis(shrinks)).status == (
+        HypothesisStatus.REFUTED
+    )
+
+
+def _peak_at_80(p: dict[str, float]) -> float:
+    return 90 - (p["temperature"] - 80) ** 2 / 40
+
+
+def test_an_optimum_inside_the_range_is_supported_and_one_elsewhere_refuted(
+    small_spec: CampaignSpec,
+) -> None:
+    campaign = observed_campaign(small_spec, _uniform_rows(30, _peak_at_80, seed=5))
+    around = Optimum(objective="yield", variable="temperature", low=70, high=90)
+    cold = Optimum(objective="yield", variable="temperature", low=30, high=50)
+    found = assess(campaign, _hypothesis(around))
+    assert found.status == HypothesisStatus.SUPPORTED
+    assert found.statistics["best_median"] == pytest.approx(80, abs=2)
+    # the prior of a 20 degC window in 90 degC of range is 2/9: the factor is against that
+    c, prior = found.credence, 20 / 90
+    expected = np.log10(min(c, 1 - 1e-12) / max(1 - c, 1e-12)) - np.log10(prior / (1 - prior))
+    assert found.statistics["log10_bf"] == pytest.approx(expected)
+    assert assess(campaign, _hypothesis(cold)).status == HypothesisStatus.REFUTED
+
+
+def test_a_monotone_response_puts_the_optimum_at_the_end_of_the_range(
+    small_spec: CampaignSpec,
+) -> None:
+    campaign = observed_campaign(small_spec, _rows(30, slope=0.3, seed=6))
+    top = Optimum(objective="yield", variable="temperature", low=110, high=120)
+    result = assess(campaign, _hypothesis(top))
+    assert result.status == HypothesisStatus.SUPPORTED
+    assert result.statistics["best_median"] == pytest.approx(120)
+    assert assess(campaign, _hypothesis(top)) == result  # seeded draws: reproducible
+
+
+def test_an_optimum_with_too_little_data_stays_open(small_spec: CampaignSpec) -> None:
+    campaign = observed_campaign(small_spec, _uniform_rows(8, _peak_at_80))
+    around = Optimum(objective="yield", variable="temperature", low=70, high=90)
+    assert assess(campaign, _hypothesis(around)).status == HypothesisStatus.OPEN
