@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from cfl.errors import SpecError
 from cfl import hypotheses
+from cfl.errors import SpecError
 from cfl.hypotheses import HypothesisDraft, check_draft, prediction_key
 from cfl.models import BestLevel, Interaction, Optimum, Prediction, Trend
 from cfl.spec import CampaignSpec
