@@ -10,7 +10,16 @@ Over a grid of ``v``, the longest stretch where ``PD_j`` moves one way becomes a
 hypothesis ("yield falls with temperature over 60-120 degC") if the change there is at least
 ``min_effect`` of the observed range of the objective. For a categorical variable, a level whose
 partial dependence beats every other level by that margin becomes a *best level* hypothesis.
-Candidates are ranked by the size of the effect; at most ``per_round`` are proposed per round.
+For two numeric variables ``a`` and ``b``, the effect of ``a`` (``PD`` at its top minus its
+bottom) read with ``b`` at its top and at its bottom: if it differs by that margin, an
+*interaction* hypothesis. And a numeric variable whose partial dependence peaks inside its range
+(in the objective's direction) gives a *region* hypothesis: the optimum lies within one grid step
+either side of the peak. Candidates are ranked by the size of the effect; at most ``per_round``
+are proposed per round.
+
+As a judge in the hypothesis tournament (:mod:`cfl.tournament`) it prefers the hypothesis whose
+prediction the data so far bear out better (:func:`cfl.evidence.weigh` on all experiments, not
+only those after registration: a judge gives a prior, the evidence that counts comes later).
 
 Two gates keep it from reading noise as effects. An objective is examined only if the GP explains
 the data better than a constant plus noise by more than a BIC penalty for its hyperparameters
@@ -28,6 +37,7 @@ and judges it on those experiments alone (:mod:`cfl.evidence`).
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from typing import Literal
 
@@ -37,8 +47,9 @@ from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 from threadpoolctl import threadpool_limits
 
+from cfl.evidence import weigh
 from cfl.hypotheses import HypothesisDraft, ProposalContext
-from cfl.models import BestLevel, ExperimentStatus, Trend
+from cfl.models import BestLevel, ExperimentStatus, Hypothesis, Interaction, Optimum, Trend
 from cfl.space import (
     CategoricalParameter,
     ContinuousParameter,
@@ -95,6 +106,7 @@ class OfflineCoScientist:
         min_z: Smallest effect worth a hypothesis, in posterior standard deviations of the
             effect (see :meth:`_effect_z`).
         per_round: Most hypotheses proposed in one round.
+        draw_margin: Credences closer than this are a draw when judging a pair.
     """
 
     author = f"agent:offline-coscientist@{VERSION}"
@@ -107,8 +119,10 @@ class OfflineCoScientist:
         min_effect: float = 0.15,
         min_z: float = 2.0,
         per_round: int = 2,
+        draw_margin: float = 0.05,
     ) -> None:
         self._seed = seed
+        self._draw_margin = draw_margin
         self._grid = grid
         self._min_effect = min_effect
         self._min_z = min_z
@@ -145,6 +159,15 @@ class OfflineCoScientist:
                 candidate = self._candidate(space, parameter, points, model, objective, spread)
                 if candidate is not None:
                     drafts.append(candidate)
+                if not isinstance(parameter, CategoricalParameter):
+                    region = self._region(space, parameter, points, model, objective, spread)
+                    if region is not None:
+                        drafts.append(region)
+            numeric = [q for q in space.parameters if not isinstance(q, CategoricalParameter)]
+            for a, b in itertools.combinations(numeric, 2):
+                pair = self._interaction(space, a, b, points, model, objective, spread)
+                if pair is not None:
+                    drafts.append(pair)
         drafts.sort(key=lambda item: -item[0])
         return [draft for _, draft in drafts[: self._per_round]]
 
@@ -262,11 +285,7 @@ class OfflineCoScientist:
         objective: Objective,
         spread: float,
     ) -> tuple[float, HypothesisDraft] | None:
-        low, high = float(parameter.low), float(parameter.high)
-        log_scale = isinstance(parameter, ContinuousParameter) and parameter.log_scale
-        grid = (
-            np.geomspace(low, high, self._grid) if log_scale else np.linspace(low, high, self._grid)
-        )
+        grid = self._grid_of(parameter)
         curve = np.array(
             [self._partial_dependence(space, model, points, parameter.name, float(v)) for v in grid]
         )
@@ -303,6 +322,122 @@ class OfflineCoScientist:
             ),
             author=self.author,
         )
+
+    def _region(
+        self,
+        space: SearchSpace,
+        parameter: ContinuousParameter | IntegerParameter,
+        points: list[Point],
+        model: GaussianProcessRegressor,
+        objective: Objective,
+        spread: float,
+    ) -> tuple[float, HypothesisDraft] | None:
+        """An optimum inside the range: the curve's best grid point beats both ends."""
+        sign = 1.0 if objective.direction == "maximize" else -1.0
+        grid = self._grid_of(parameter)
+        curve = sign * np.array(
+            [self._partial_dependence(space, model, points, parameter.name, float(v)) for v in grid]
+        )
+        peak = int(np.argmax(curve))
+        if peak in (0, len(grid) - 1):
+            return None
+        effect = float(curve[peak] - max(curve[0], curve[-1]))
+        if effect < self._min_effect * spread:
+            return None
+        for end in (0, len(grid) - 1):
+            z = sign * self._effect_z(
+                space, model, points, parameter.name, float(grid[end]), float(grid[peak])
+            )
+            if z < self._min_z:
+                return None
+        low, high = float(grid[peak - 1]), float(grid[peak + 1])
+        unit = f" {parameter.unit}" if parameter.unit else ""
+        best = "highest" if sign > 0 else "lowest"
+        return effect, HypothesisDraft(
+            statement=(
+                f"the {best} {objective.name} lies at {parameter.name} between "
+                f"{low:.3g} and {high:.3g}{unit}"
+            ),
+            kind="region",
+            prediction=Optimum(
+                objective=objective.name, variable=parameter.name, low=low, high=high
+            ),
+            rationale=(
+                f"Partial dependence of a GP fitted to {len(points)} experiments peaks at "
+                f"{parameter.name}={grid[peak]:.3g}{unit}, {effect:.3g} above the better end."
+            ),
+            author=self.author,
+        )
+
+    def _interaction(
+        self,
+        space: SearchSpace,
+        a: ContinuousParameter | IntegerParameter,
+        b: ContinuousParameter | IntegerParameter,
+        points: list[Point],
+        model: GaussianProcessRegressor,
+        objective: Objective,
+        spread: float,
+    ) -> tuple[float, HypothesisDraft] | None:
+        """Whether ``a``'s effect differs with ``b`` at its top and at its bottom.
+
+        The difference of differences is again a linear functional of the GP, so its z is read
+        as in :meth:`_effect_z`, over the four corner copies of the data.
+        """
+        a_lo, a_hi, b_lo, b_hi = float(a.low), float(a.high), float(b.low), float(b.high)
+        corners = [(a_hi, b_hi, 1.0), (a_lo, b_hi, -1.0), (a_hi, b_lo, -1.0), (a_lo, b_lo, 1.0)]
+        moved: list[Point] = []
+        for va, vb, _ in corners:
+            moved += [{**p, a.name: va, b.name: vb} for p in points]
+        mean, cov = model.predict(_encode(space, moved), return_cov=True)
+        n = len(points)
+        w = np.concatenate([np.full(n, weight / n) for _, _, weight in corners])
+        contrast = float(w @ mean)
+        z = abs(contrast) / float(np.sqrt(max(float(w @ cov @ w), 1e-12)))
+        if abs(contrast) < self._min_effect * spread or z < self._min_z:
+            return None
+        sign: Literal[1, -1] = 1 if contrast > 0 else -1
+        change = "more" if sign > 0 else "less"
+        return abs(contrast), HypothesisDraft(
+            statement=(f"{objective.name} gains {change} from {a.name} when {b.name} is high"),
+            kind="interaction",
+            prediction=Interaction(
+                objective=objective.name, variable=a.name, moderator=b.name, sign=sign
+            ),
+            rationale=(
+                f"In a GP fitted to {len(points)} experiments, the effect of {a.name} over its "
+                f"range changes by {contrast:+.3g} between {b.name}={b_lo:g} and {b_hi:g}."
+            ),
+            author=self.author,
+        )
+
+    def _grid_of(self, parameter: ContinuousParameter | IntegerParameter) -> NDArray[np.float64]:
+        low, high = float(parameter.low), float(parameter.high)
+        if isinstance(parameter, ContinuousParameter) and parameter.log_scale:
+            return np.geomspace(low, high, self._grid)
+        return np.linspace(low, high, self._grid)
+
+    # -- the tournament ---------------------------------------------------------------------
+
+    def compare(self, first: Hypothesis, second: Hypothesis, context: ProposalContext) -> float:
+        """1 if the data so far bear ``first`` out better than ``second``, 0 if worse, else 0.5.
+
+        "Better" is a credence (:func:`cfl.evidence.weigh` on every finished experiment) higher
+        by more than ``draw_margin``; closer than that is a draw, so noise does not decide.
+        """
+        a, b = self._plausibility(first, context), self._plausibility(second, context)
+        if abs(a - b) <= self._draw_margin:
+            return 0.5
+        return 1.0 if a > b else 0.0
+
+    def _plausibility(self, hypothesis: Hypothesis, context: ProposalContext) -> float:
+        objective = hypothesis.prediction.objective
+        rows = [
+            (e.params, context.observations[e.id].values[objective])
+            for e in context.experiments
+            if e.status == ExperimentStatus.DONE and e.id in context.observations
+        ]
+        return weigh(context.spec, hypothesis.prediction, rows).credence
 
     def _effect_z(
         self,

@@ -19,6 +19,7 @@ from cfl.events import (
     ExperimentFailed,
     ExperimentRequeued,
     ExperimentStarted,
+    HypothesesRanked,
     HypothesisAssessed,
     HypothesisProposed,
     ObservationRecorded,
@@ -244,8 +245,15 @@ class Campaign:
                         "status": event.status,
                         "credence": event.credence,
                         "evidence_n": event.evidence_n,
+                        "log10_bf": _number(event.statistics.get("log10_bf"), assessed.log10_bf),
                     }
                 )
+            case HypothesesRanked(elo=ratings):
+                for hid, rating in ratings.items():
+                    ranked = self.hypotheses.get(hid)
+                    if ranked is None:
+                        raise CFLError(f"no hypothesis {hid}")
+                    self.hypotheses[hid] = ranked.model_copy(update={"elo": rating})
             case RoundCompleted(round=number, best_score=best):
                 if number != self.rounds_completed + 1:
                     raise CFLError(f"round {number} completed out of order")
@@ -291,3 +299,8 @@ class Campaign:
         if self.lab_time_s <= 0:
             return 0.0
         return self.busy_s.get(device, 0.0) / self.lab_time_s
+
+
+def _number(value: object, default: float) -> float:
+    """A statistic read back from a record: a number, or ``default`` when absent."""
+    return float(value) if isinstance(value, (int, float)) else default

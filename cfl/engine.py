@@ -19,10 +19,12 @@ starts a campaign and resumes one that was killed at any point:
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from cfl.campaign import Campaign, score
 from cfl.clock import LabClock
 from cfl.dispatcher import Dispatcher
+from cfl.errors import SpecError
 from cfl.events import (
     CampaignFinished,
     CampaignPaused,
@@ -31,18 +33,28 @@ from cfl.events import (
     ExperimentDesigned,
     ExperimentRequeued,
     FinishReason,
+    HypothesesRanked,
     HypothesisAssessed,
     HypothesisProposed,
     RoundCompleted,
 )
 from cfl.evidence import assess
-from cfl.hypotheses import HypothesisProposer, ProposalContext, prediction_key, tested_by
+from cfl.hypotheses import (
+    HypothesisProposer,
+    ProposalContext,
+    check_draft,
+    prediction_key,
+    tested_by,
+)
 from cfl.journal import Journal
 from cfl.models import Experiment, ExperimentStatus, Hypothesis
 from cfl.planner import Evaluation, Planner
 from cfl.pool import DevicePool
+from cfl.tournament import HypothesisJudge, play
 
 __all__ = ["Engine"]
+
+logger = logging.getLogger(__name__)
 
 _EXHAUSTED: tuple[FinishReason, str] = ("no-suggestions", "the planner proposed nothing new")
 
@@ -55,6 +67,7 @@ class Engine:
         devices: Built devices by name (see :class:`cfl.lab.Lab`).
         planner: Proposes conditions.
         proposer: Drafts hypotheses; ``None`` runs without them.
+        judge: Compares hypotheses in the tournament that rates newcomers; ``None``: no ratings.
         clock: Lab clock the devices share.
     """
 
@@ -66,11 +79,13 @@ class Engine:
         planner: Planner,
         proposer: HypothesisProposer | None,
         clock: LabClock,
+        judge: HypothesisJudge | None = None,
     ) -> None:
         spec = journal.campaign.spec
         self._journal = journal
         self._planner = planner
         self._proposer = proposer
+        self._judge = judge
         self._clock = clock
         self.pool = DevicePool(spec.lab.roles)
         self._dispatcher = Dispatcher(
@@ -196,9 +211,15 @@ class Engine:
             observations=dict(campaign.observations),
             hypotheses=list(campaign.hypotheses.values()),
         )
+        newcomers: list[str] = []
         for draft in self._proposer.propose(context):
             known = {prediction_key(h.prediction) for h in self.campaign.hypotheses.values()}
             if prediction_key(draft.prediction) in known:
+                continue
+            try:
+                check_draft(campaign.spec, draft)
+            except SpecError as exc:  # a plug-in's bad draft is dropped, never registered
+                logger.warning("dropped a hypothesis by %s: %s", draft.author, exc)
                 continue
             hypothesis = Hypothesis(
                 id=f"H{len(self.campaign.hypotheses) + 1:02d}",
@@ -212,6 +233,23 @@ class Engine:
             self._journal.write(
                 draft.author,
                 HypothesisProposed(lab_time_s=self._clock.now(), hypothesis=hypothesis),
+            )
+            newcomers.append(hypothesis.id)
+        self._rank(newcomers, context)
+
+    def _rank(self, newcomers: list[str], context: ProposalContext) -> None:
+        """Rate the newcomers in a tournament against the hypotheses nearest in rating."""
+        hypotheses = list(self.campaign.hypotheses.values())
+        if self._judge is None or not newcomers or len(hypotheses) < 2:
+            return
+        matches, ratings = play(hypotheses, newcomers, self._judge, context)
+        if matches:
+            judge = f"agent:judge:{type(self._judge).__name__}"
+            self._journal.write(
+                judge,
+                HypothesesRanked(
+                    lab_time_s=self._clock.now(), judge=judge, matches=tuple(matches), elo=ratings
+                ),
             )
 
     def _design(self, n: int) -> list[Experiment]:

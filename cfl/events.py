@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from cfl.errors import CFLError
-from cfl.models import Experiment, Hypothesis, HypothesisStatus, Observation
+from cfl.models import Experiment, Hypothesis, HypothesisStatus, Match, Observation
 from cfl.spec import CampaignSpec
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "ExperimentRequeued",
     "ExperimentStarted",
     "FinishReason",
+    "HypothesesRanked",
     "HypothesisAssessed",
     "HypothesisProposed",
     "ObservationRecorded",
@@ -174,6 +175,15 @@ class HypothesisAssessed(Event):
     statistics: dict[str, JsonValue] = Field(default_factory=dict)
 
 
+class HypothesesRanked(Event):
+    """A tournament: who played whom, each pair judged in both orders, and the new ratings."""
+
+    TYPE = "hypotheses.ranked"
+    judge: str
+    matches: tuple[Match, ...]
+    elo: dict[str, float]
+
+
 class RoundCompleted(Event):
     TYPE = "round.completed"
     round: int
@@ -218,6 +228,7 @@ _EVENTS: dict[str, type[Event]] = {
         ExperimentRequeued,
         ObservationRecorded,
         HypothesisAssessed,
+        HypothesesRanked,
         RoundCompleted,
         CampaignFinished,
     )

@@ -58,11 +58,13 @@ from cfl.models import (
     HypothesisStatus,
     Interaction,
     Optimum,
+    Prediction,
     Trend,
 )
 from cfl.space import CategoricalParameter, Point
+from cfl.spec import CampaignSpec
 
-__all__ = ["SUPPORT", "Assessment", "assess"]
+__all__ = ["SUPPORT", "Assessment", "assess", "weigh"]
 
 SUPPORT = 0.95
 """Credence at which a hypothesis is supported (and 1 - SUPPORT at which it is refuted)."""
@@ -101,10 +103,10 @@ def _evidence(campaign: Campaign, hypothesis: Hypothesis) -> list[tuple[Point, f
 _DRAWS = 4000
 
 
-def _n_columns(campaign: Campaign) -> int:
+def _n_columns(spec: CampaignSpec) -> int:
     return 1 + sum(
         len(q.levels) - 1 if isinstance(q, CategoricalParameter) else 1
-        for q in campaign.spec.space.parameters
+        for q in spec.space.parameters
     )
 
 
@@ -148,10 +150,10 @@ def _log10_bf(credence: float, prior: float) -> float:
     return float(np.log10(c / (1 - c)) - np.log10(prior / (1 - prior)))
 
 
-def _design_matrix(campaign: Campaign, points: Sequence[Point]) -> tuple[np.ndarray, list[str]]:
+def _design_matrix(spec: CampaignSpec, points: Sequence[Point]) -> tuple[np.ndarray, list[str]]:
     columns: list[np.ndarray] = [np.ones(len(points))]
     names = ["intercept"]
-    for parameter in campaign.spec.space.parameters:
+    for parameter in spec.space.parameters:
         if isinstance(parameter, CategoricalParameter):
             for level in parameter.levels[1:]:
                 columns.append(
@@ -166,13 +168,13 @@ def _design_matrix(campaign: Campaign, points: Sequence[Point]) -> tuple[np.ndar
     return np.column_stack(columns), names
 
 
-def _assess_trend(campaign: Campaign, trend: Trend, rows: list[tuple[Point, float]]) -> Assessment:
+def _assess_trend(spec: CampaignSpec, trend: Trend, rows: list[tuple[Point, float]]) -> Assessment:
     inside = [(p, y) for p, y in rows if trend.low <= float(p[trend.variable]) <= trend.high]
     n = len(inside)
-    p = _n_columns(campaign)
+    p = _n_columns(spec)
     if n < p + 3:
         return Assessment(HypothesisStatus.OPEN, 0.5, n, {"n": float(n), "p": float(p)})
-    x, names = _design_matrix(campaign, [point for point, _ in inside])
+    x, names = _design_matrix(spec, [point for point, _ in inside])
     fit = _fit(x, names, np.array([v for _, v in inside]))
     if fit is None:
         return Assessment(HypothesisStatus.OPEN, 0.5, n, {"n": float(n)})
@@ -193,14 +195,14 @@ def _standardised(values: np.ndarray) -> np.ndarray:
 
 
 def _assess_interaction(
-    campaign: Campaign, interaction: Interaction, rows: list[tuple[Point, float]]
+    spec: CampaignSpec, interaction: Interaction, rows: list[tuple[Point, float]]
 ) -> Assessment:
     n = len(rows)
-    p = _n_columns(campaign) + 1
+    p = _n_columns(spec) + 1
     if n < p + 3:
         return Assessment(HypothesisStatus.OPEN, 0.5, n, {"n": float(n), "p": float(p)})
     points = [point for point, _ in rows]
-    x, names = _design_matrix(campaign, points)
+    x, names = _design_matrix(spec, points)
     a = x[:, names.index(interaction.variable)]
     b = x[:, names.index(interaction.moderator)]
     x = np.column_stack([x, a * b])
@@ -213,14 +215,14 @@ def _assess_interaction(
 
 
 def _assess_optimum(
-    campaign: Campaign, optimum: Optimum, rows: list[tuple[Point, float]]
+    spec: CampaignSpec, optimum: Optimum, rows: list[tuple[Point, float]]
 ) -> Assessment:
     n = len(rows)
-    p = _n_columns(campaign) + 1
+    p = _n_columns(spec) + 1
     if n < p + 3:
         return Assessment(HypothesisStatus.OPEN, 0.5, n, {"n": float(n), "p": float(p)})
     points = [point for point, _ in rows]
-    x, names = _design_matrix(campaign, points)
+    x, names = _design_matrix(spec, points)
     raw = np.array([float(q[optimum.variable]) for q in points])
     mean, spread = float(raw.mean()), float(raw.std())
     if spread == 0:
@@ -231,7 +233,7 @@ def _assess_optimum(
     fit = _fit(x, names, np.array([v for _, v in rows]))
     if fit is None:
         return Assessment(HypothesisStatus.OPEN, 0.5, n, {"n": float(n)})
-    parameter = campaign.spec.space.parameter(optimum.variable)
+    parameter = spec.space.parameter(optimum.variable)
     assert not isinstance(parameter, CategoricalParameter)
     lo, hi = (parameter.low - mean) / spread, (parameter.high - mean) / spread
     j1, j2 = names.index(optimum.variable), names.index("squared")
@@ -239,7 +241,7 @@ def _assess_optimum(
     draws = stats.multivariate_t(
         loc=fit.coef[[j1, j2]], shape=scale + 1e-12 * np.eye(2), df=fit.dof
     ).rvs(size=_DRAWS, random_state=np.random.default_rng(0))
-    direction = next(o.direction for o in campaign.spec.objectives if o.name == optimum.objective)
+    direction = next(o.direction for o in spec.objectives if o.name == optimum.objective)
     sign = 1.0 if direction == "maximize" else -1.0
     b1, b2 = sign * draws[:, 0], sign * draws[:, 1]  # maximise sign * (b1 z + b2 z^2)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -260,9 +262,9 @@ def _assess_optimum(
 
 
 def _assess_best_level(
-    campaign: Campaign, best: BestLevel, rows: list[tuple[Point, float]]
+    spec: CampaignSpec, best: BestLevel, rows: list[tuple[Point, float]]
 ) -> Assessment:
-    direction = next(o.direction for o in campaign.spec.objectives if o.name == best.objective)
+    direction = next(o.direction for o in spec.objectives if o.name == best.objective)
     sign = 1.0 if direction == "maximize" else -1.0
     level = np.array([y for p, y in rows if p[best.variable] == best.level])
     others = np.array([y for p, y in rows if p[best.variable] != best.level])
@@ -290,12 +292,21 @@ def _assess_best_level(
 
 def assess(campaign: Campaign, hypothesis: Hypothesis) -> Assessment:
     """Weigh the evidence for ``hypothesis`` in ``campaign`` (see the module docstring)."""
-    rows = _evidence(campaign, hypothesis)
-    prediction = hypothesis.prediction
+    return weigh(campaign.spec, hypothesis.prediction, _evidence(campaign, hypothesis))
+
+
+def weigh(
+    spec: CampaignSpec, prediction: Prediction, rows: list[tuple[Point, float]]
+) -> Assessment:
+    """How well ``rows`` (conditions, objective value) bear out ``prediction``.
+
+    :func:`assess` gives it the experiments designed after registration only; a co-scientist
+    judging which hypothesis is more plausible before testing may give it all the data.
+    """
     if isinstance(prediction, Trend):
-        return _assess_trend(campaign, prediction, rows)
+        return _assess_trend(spec, prediction, rows)
     if isinstance(prediction, Interaction):
-        return _assess_interaction(campaign, prediction, rows)
+        return _assess_interaction(spec, prediction, rows)
     if isinstance(prediction, Optimum):
-        return _assess_optimum(campaign, prediction, rows)
-    return _assess_best_level(campaign, prediction, rows)
+        return _assess_optimum(spec, prediction, rows)
+    return _assess_best_level(spec, prediction, rows)

@@ -22,6 +22,7 @@ __all__ = [
     "Hypothesis",
     "HypothesisStatus",
     "Interaction",
+    "Match",
     "Observation",
     "Optimum",
     "Prediction",
@@ -155,6 +156,22 @@ Prediction: TypeAlias = Annotated[
 ]
 
 
+class Match(_Frozen):
+    """One pair, judged in both orders."""
+
+    first: str
+    second: str
+    forward: float = Field(ge=0, le=1)
+    """Score of ``first`` when shown first."""
+    backward: float = Field(ge=0, le=1)
+    """Score of ``second`` when shown first."""
+
+    @property
+    def score(self) -> float:
+        """Score of ``first``, position bias cancelled: the mean over both orders."""
+        return (self.forward + 1.0 - self.backward) / 2.0
+
+
 class HypothesisStatus(StrEnum):
     """Where the evidence stands."""
 
@@ -181,4 +198,7 @@ class Hypothesis(_Frozen):
     """Posterior probability that the prediction holds."""
     evidence_n: int = 0
     """Observations the current credence rests on."""
+    log10_bf: float = 0.0
+    """Bayes factor of the evidence so far for the prediction against its negation (log10)."""
     elo: float = 1200.0
+    """Tournament rating (:mod:`cfl.tournament`): how the hypothesis fared in pairwise judgement."""

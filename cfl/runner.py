@@ -18,6 +18,7 @@ from cfl.registry import PluginGroup, load_plugin
 from cfl.settings import Settings
 from cfl.spec import CampaignSpec
 from cfl.store import Store
+from cfl.tournament import HypothesisJudge
 
 __all__ = ["Started", "open_or_create", "run_campaign"]
 
@@ -85,6 +86,7 @@ def run_campaign(journal: Journal, *, listener: Listener | None = None) -> Campa
             devices=dict(lab.devices),
             planner=planner,
             proposer=proposer,
+            judge=proposer if isinstance(proposer, HypothesisJudge) else None,
             clock=clock,
         )
         try:

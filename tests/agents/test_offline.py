@@ -12,7 +12,16 @@ import pytest
 
 from agents.offline import OfflineCoScientist, _encode, _longest_monotone_run
 from cfl.hypotheses import HypothesisDraft, ProposalContext
-from cfl.models import BestLevel, Experiment, ExperimentStatus, Observation, Trend
+from cfl.models import (
+    BestLevel,
+    Experiment,
+    ExperimentStatus,
+    Hypothesis,
+    Interaction,
+    Observation,
+    Optimum,
+    Trend,
+)
 from cfl.planner import SkoptPlanner
 from cfl.space import CategoricalParameter, ContinuousParameter, Point
 from cfl.spec import CampaignSpec, load_spec
@@ -318,3 +327,62 @@ def test_declared_noise_lets_the_snar_response_through_after_the_initial_design(
     assert proposer._explains_more_than_noise(known, x, ys, spread) == (
         proposer._explains_more_than_noise(known, x, ys, None)
     )
+
+
+# --- regions, interactions, the judge -----------------------------------------------------------
+
+
+def _peaked(p: Point) -> float:
+    return 90 - 60 * ((float(p["temperature"]) - 75) / 45) ** 2
+
+
+def test_a_peak_inside_the_range_gives_a_region_around_it(demo_spec: CampaignSpec) -> None:
+    drafts = OfflineCoScientist(seed=7, per_round=5).propose(_context(demo_spec, 24, _peaked))
+    regions = [d for d in drafts if d.kind == "region"]
+    assert [d.prediction for d in regions] == [
+        Optimum(objective="yield", variable="temperature", low=66.0, high=84.0)
+    ]
+    assert regions[0].statement == "the highest yield lies at temperature between 66 and 84 degC"
+
+
+def _crossed(p: Point) -> float:
+    t = (float(p["temperature"]) - 75) / 45
+    r = (float(p["residence_time"]) - 1.25) / 0.75
+    return 60 + 20 * t * r
+
+
+def test_an_effect_that_depends_on_another_variable_gives_an_interaction(
+    demo_spec: CampaignSpec,
+) -> None:
+    drafts = OfflineCoScientist(seed=7, per_round=5).propose(_context(demo_spec, 30, _crossed))
+    pairs = [d.prediction for d in drafts if isinstance(d.prediction, Interaction)]
+    assert pairs == [
+        Interaction(objective="yield", variable="residence_time", moderator="temperature", sign=1)
+    ]
+
+
+def _hypothesis(hid: str, prediction: Trend) -> Hypothesis:
+    return Hypothesis(
+        id=hid,
+        statement=hid,
+        kind="effect",
+        prediction=prediction,
+        rationale="r",
+        author=AUTHOR,
+        registered_after=24,
+    )
+
+
+def test_as_a_judge_it_prefers_what_all_the_data_bear_out(demo_spec: CampaignSpec) -> None:
+    context = _context(demo_spec, 24, _rising, noise=1.0)  # all before registration: still used
+    rises = _hypothesis(
+        "H01", Trend(objective="yield", variable="temperature", sign=1, low=30, high=120)
+    )
+    falls = _hypothesis("H02", rises.prediction.model_copy(update={"sign": -1}))
+    flat = _hypothesis(
+        "H03", Trend(objective="yield", variable="equivalents", sign=1, low=1, high=5)
+    )
+    judge = OfflineCoScientist(seed=7)
+    assert judge.compare(rises, falls, context) == 1.0
+    assert judge.compare(falls, rises, context) == 0.0
+    assert judge.compare(flat, flat, context) == 0.5
