@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Literal
 
 from cfl.campaign import Campaign, score
 from cfl.clock import LabClock
+from cfl.discriminate import Aim, discriminating_points
 from cfl.dispatcher import Dispatcher
 from cfl.errors import SpecError
 from cfl.events import (
@@ -47,9 +49,10 @@ from cfl.hypotheses import (
     tested_by,
 )
 from cfl.journal import Journal
-from cfl.models import Experiment, ExperimentStatus, Hypothesis
+from cfl.models import Experiment, ExperimentStatus, Hypothesis, HypothesisStatus
 from cfl.planner import Evaluation, Planner
 from cfl.pool import DevicePool
+from cfl.space import Point
 from cfl.tournament import HypothesisJudge, play
 
 __all__ = ["Engine"]
@@ -257,10 +260,21 @@ class Engine:
         spec = campaign.spec
         round_number = max((e.round for e in campaign.experiments.values()), default=0) + 1
         pending = [e.params for e in campaign.pending]
-        points = self._planner.suggest(n, pending)[:n]  # a plug-in may not overspend the budget
+        aims = discriminating_points(
+            campaign, self._testing_count(n), pending, seed=spec.seed * 100_003 + campaign.designed
+        )
+        chosen = [aim.point for aim in aims]
+        rest = n - len(aims)
+        points = self._planner.suggest(rest, pending + chosen)[:rest] if rest else []
+        # a plug-in may not overspend the budget, hence the cut
+        designs: list[tuple[Point, Aim | None]] = [(a.point, a) for a in aims]
+        designs += [(point, None) for point in points]
         experiments = []
-        for offset, point in enumerate(points):
+        for offset, (point, aim) in enumerate(designs):
             index = campaign.designed + offset + 1
+            source: Literal["initial", "planner", "coscientist"] = (
+                "initial" if index <= spec.initial_design else "planner"
+            )
             experiments.append(
                 Experiment(
                     id=f"E{index:04d}",
@@ -268,18 +282,41 @@ class Engine:
                     round=round_number,
                     params=spec.space.coerce(point),
                     protocol=spec.protocol,
-                    source="initial" if index <= spec.initial_design else "planner",
+                    source="coscientist" if aim is not None else source,
                     tests=tuple(
                         h.id for h in campaign.hypotheses.values() if tested_by(h.prediction, point)
                     ),
+                    designed_for=() if aim is None else aim.hypotheses,
                 )
             )
         now = self._clock.now()
-        self._journal.write(
-            f"planner:{spec.planner}",
-            *(ExperimentDesigned(lab_time_s=now, experiment=e) for e in experiments),
-        )
+        by_planner = [e for e in experiments if e.source != "coscientist"]
+        by_coscientist = [e for e in experiments if e.source == "coscientist"]
+        if by_coscientist:
+            self._journal.write(
+                "cfl:discriminate",
+                *(ExperimentDesigned(lab_time_s=now, experiment=e) for e in by_coscientist),
+            )
+        if by_planner:
+            self._journal.write(
+                f"planner:{spec.planner}",
+                *(ExperimentDesigned(lab_time_s=now, experiment=e) for e in by_planner),
+            )
         return experiments
+
+    def _testing_count(self, n: int) -> int:
+        """How many of ``n`` experiments to design for the open hypotheses.
+
+        ``testing_share`` of them, at least one if any share is asked for, once the initial
+        design is done and while a hypothesis is open.
+        """
+        campaign = self.campaign
+        share = campaign.spec.testing_share
+        if share <= 0 or campaign.designed < campaign.spec.initial_design:
+            return 0
+        if not any(h.status == HypothesisStatus.OPEN for h in campaign.hypotheses.values()):
+            return 0
+        return min(n, max(1, round(share * n)))
 
     def _interpret(self, round_number: int) -> None:
         self._ingest()

@@ -81,6 +81,8 @@ class Experiment(_Frozen):
     tests: tuple[str, ...] = ()
     """Hypotheses registered before this experiment was designed whose prediction covers its
     conditions: its result is evidence for or against them."""
+    designed_for: tuple[str, ...] = ()
+    """Hypotheses the co-scientist placed it to test (``source == "coscientist"``)."""
     status: ExperimentStatus = ExperimentStatus.QUEUED
     attempt: int = Field(default=1, ge=1)
     """Raised when an interrupted run is started again from the first step."""

@@ -9,6 +9,7 @@ from pathlib import Path
 from cfl.campaign import Campaign
 from cfl.models import ExperimentStatus
 from cfl.space import CategoricalParameter
+from cfl.tournament import final_rank
 
 __all__ = ["ReportFiles", "write_report"]
 
@@ -99,6 +100,7 @@ def write_experiment_table(campaign: Campaign, path: Path) -> None:
                 *measured,
                 "score",
                 "tests",
+                "designed_for",
                 "failure",
             ]
         )
@@ -116,6 +118,7 @@ def write_experiment_table(campaign: Campaign, path: Path) -> None:
                     *values,
                     campaign.score_of(e.id) if observation else "",
                     " ".join(e.tests),
+                    " ".join(e.designed_for),
                     e.failure or "",
                 ]
             )
@@ -175,17 +178,22 @@ def write_summary(
     else:
         lines += [
             "Each hypothesis was written to the ledger before the experiments that test it were "
-            "designed; only those experiments count as its evidence.",
+            "designed; only those experiments count as its evidence. Ranked by posterior log-odds "
+            "(tournament rating as the prior, the Bayes factor of the evidence as the update); "
+            "*designed for it* are the experiments the co-scientist placed to test it.",
             "",
-            "| id | hypothesis | author | verdict | credence | evidence (n) | tested by |",
-            "|---|---|---|---|---|---|---|",
+            "| rank | id | hypothesis | author | verdict | credence | log10 BF | Elo | "
+            "evidence (n) | tested by | designed for it |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
-        for h in campaign.hypotheses.values():
+        for rank, h in enumerate(final_rank(campaign.hypotheses), start=1):
             testers = [e.id for e in campaign.experiments.values() if h.id in e.tests]
             tested = f"{len(testers)} experiments" if testers else "none yet"
+            aimed = [e.id for e in campaign.experiments.values() if h.id in e.designed_for]
             lines.append(
-                f"| {h.id} | {h.statement} | {h.author} | **{h.status.value}** | "
-                f"{h.credence:.3f} | {h.evidence_n} | {tested} |"
+                f"| {rank} | {h.id} | {h.statement} | {h.author} | **{h.status.value}** | "
+                f"{h.credence:.3f} | {h.log10_bf:+.2f} | {h.elo:.0f} | {h.evidence_n} | {tested} | "
+                f"{' '.join(aimed) or '-'} |"
             )
     failed = campaign.with_status(ExperimentStatus.FAILED)
     if failed:

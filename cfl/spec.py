@@ -109,6 +109,10 @@ class CampaignSpec(_Frozen):
     """Entry-point name in ``cfl.planners``."""
     coscientist: str | None = "offline"
     """Entry-point name in ``cfl.agents``; ``null`` runs without hypotheses."""
+    testing_share: float = Field(default=0.25, ge=0, le=1)
+    """Share of each batch designed to tell the leading open hypotheses apart rather than to
+    improve the objective (:mod:`cfl.discriminate`); the planner designs the rest. Used only
+    while open hypotheses exist; 0 leaves all design to the planner."""
     lab: LabSpec
     protocol: tuple[Step, ...]
 

@@ -108,7 +108,7 @@ def _spec(tmp_path: Path, **changes: object) -> CampaignSpec:
 def test_small_campaign_runs_to_budget_with_pre_registered_hypotheses(
     tmp_path: Path, store: Store
 ) -> None:
-    spec = _spec(tmp_path, batch_size=2, budget={"experiments": 6})
+    spec = _spec(tmp_path, batch_size=2, budget={"experiments": 6}, testing_share=0)
     planner = ScriptedPlanner([[GOOD, POOR], [POOR, GOOD], [GOOD, GOOD]])
     campaign = _engine_run(spec, store, planner, FixedProposer())
     assert campaign.finished is not None and campaign.finished.reason == "budget"
@@ -134,6 +134,25 @@ def test_small_campaign_runs_to_budget_with_pre_registered_hypotheses(
     # 4 experiments after registration at 30 and 120 degC, 2 each: yield falls, clearly.
     assert h.evidence_n == 4
     assert verify_chain(records, campaign=campaign.id) == len(records)
+
+
+def test_a_share_of_each_batch_tests_the_open_hypotheses(tmp_path: Path, store: Store) -> None:
+    spec = _spec(tmp_path, batch_size=4, budget={"experiments": 8}, initial_design=4)
+    assert spec.testing_share == 0.25
+    planner = ScriptedPlanner([[GOOD, POOR, GOOD, POOR], [GOOD, POOR, GOOD, POOR]])
+    campaign = _engine_run(spec, store, planner, FixedProposer())
+    sources = [e.source for e in campaign.experiments.values()]
+    # round 1 is the initial design; then one of four is the co-scientist's, designed first
+    assert sources == ["initial"] * 4 + ["coscientist", "planner", "planner", "planner"]
+    aimed = campaign.experiments["E0005"]
+    assert aimed.designed_for == ("H01",) and "H01" in aimed.tests
+    records = store.records(campaign.id)
+    actors = {
+        r.payload["experiment"]["id"]: r.actor  # type: ignore[index]
+        for r in records
+        if r.type == "experiment.designed"
+    }
+    assert actors["E0005"] == "cfl:discriminate" and actors["E0006"] == "planner:skopt-gp"
 
 
 def test_target_stops_early(tmp_path: Path, store: Store) -> None:
