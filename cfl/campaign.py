@@ -22,6 +22,7 @@ from cfl.events import (
     HypothesesRanked,
     HypothesisAssessed,
     HypothesisProposed,
+    ModelCalled,
     ObservationRecorded,
     RoundCompleted,
     SampleDiscarded,
@@ -261,6 +262,8 @@ class Campaign:
                 self.best_scores.append(best)
             case CampaignFinished():
                 self.finished = event
+            case ModelCalled():
+                pass  # provenance only: a model call changes nothing until its output is used
             case _:
                 raise CFLError(f"unhandled event {type(event).__name__}")
         self.lab_time_s = max(self.lab_time_s, event.lab_time_s)

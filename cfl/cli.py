@@ -144,8 +144,13 @@ def run(
         f"done) on lab {spec.lab.name}, {spec.lab.clock} clock; store "
         f"{store.engine.url.render_as_string(hide_password=True)}"
     )
-    if spec.coscientist == "offline":
+    settings = Settings()
+    if spec.coscientist == "offline" or (
+        spec.coscientist == "auto" and not (settings.llm_base_url or settings.llm_model)
+    ):
         console.print("Co-scientist: offline, data-driven (no LLM endpoint is configured).")
+    elif spec.coscientist in ("auto", "llm"):
+        console.print(f"Co-scientist: {settings.llm_model} at {settings.llm_base_url}.")
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(bar_width=16),

@@ -26,7 +26,7 @@ from cfl.campaign import Campaign, score
 from cfl.clock import LabClock
 from cfl.discriminate import Aim, discriminating_points
 from cfl.dispatcher import Dispatcher
-from cfl.errors import SpecError
+from cfl.errors import AgentError, SpecError
 from cfl.events import (
     CampaignFinished,
     CampaignPaused,
@@ -215,7 +215,12 @@ class Engine:
             hypotheses=list(campaign.hypotheses.values()),
         )
         newcomers: list[str] = []
-        for draft in self._proposer.propose(context):
+        try:
+            drafts = self._proposer.propose(context)
+        except AgentError as exc:  # a model that is down must not stop the lab
+            logger.warning("no hypotheses this round: %s", exc)
+            return
+        for draft in drafts:
             known = {prediction_key(h.prediction) for h in self.campaign.hypotheses.values()}
             if prediction_key(draft.prediction) in known:
                 continue
@@ -245,7 +250,11 @@ class Engine:
         hypotheses = list(self.campaign.hypotheses.values())
         if self._judge is None or not newcomers or len(hypotheses) < 2:
             return
-        matches, ratings = play(hypotheses, newcomers, self._judge, context)
+        try:
+            matches, ratings = play(hypotheses, newcomers, self._judge, context)
+        except AgentError as exc:
+            logger.warning("no tournament this round: %s", exc)
+            return
         if matches:
             judge = f"agent:judge:{type(self._judge).__name__}"
             self._journal.write(

@@ -13,6 +13,8 @@ Callers choose what to do by the branch they catch, so the tree is drawn by what
     │   └── DeviceFault          it answered with a fault
     │       └── ReadingOutOfRange    a value outside what the quantity can be (retryable)
     ├── SafetyInterlock      a safety rule stopped the step; never retried automatically
+    ├── AgentError           a co-scientist or judge could not do its part this round; the
+    │                        loop goes on without it (``agents.errors`` has the model errors)
     └── LedgerTampered       the record chain does not verify; stop and investigate
 
 Context travels as keyword-only attributes so a handler never parses a message. Errors from
@@ -22,6 +24,7 @@ third-party libraries are translated once, where they enter CFL, with ``raise ..
 from __future__ import annotations
 
 __all__ = [
+    "AgentError",
     "CFLError",
     "DeviceDisconnected",
     "DeviceError",
@@ -38,6 +41,12 @@ __all__ = [
 
 class CFLError(Exception):
     """Root of every error CFL raises on purpose."""
+
+
+class AgentError(CFLError):
+    """An agent (co-scientist, judge) could not do its part this round; the loop goes on."""
+
+    retryable = False
 
 
 class SpecError(CFLError):

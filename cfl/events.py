@@ -32,6 +32,7 @@ __all__ = [
     "HypothesesRanked",
     "HypothesisAssessed",
     "HypothesisProposed",
+    "ModelCalled",
     "ObservationRecorded",
     "RoundCompleted",
     "SampleDiscarded",
@@ -184,6 +185,29 @@ class HypothesesRanked(Event):
     elo: dict[str, float]
 
 
+class ModelCalled(Event):
+    """One call to a language model by an agent: enough to prove what was asked and answered.
+
+    The prompt and the answer are kept as SHA-256 of their canonical JSON, so a disclosure can
+    show that a given text was (or was not) what the model saw, without the ledger holding it.
+    """
+
+    TYPE = "model.called"
+    purpose: str
+    model: str
+    endpoint: str
+    prompt_sha256: str
+    output_sha256: str | None
+    input_tokens: int = Field(ge=0)
+    output_tokens: int = Field(ge=0)
+    tokens_counted_by: Literal["server", "estimate"]
+    started_at: str
+    """Wall-clock start, ISO 8601 UTC."""
+    duration_s: float = Field(ge=0)
+    outcome: Literal["ok", "error"]
+    error: str | None = None
+
+
 class RoundCompleted(Event):
     TYPE = "round.completed"
     round: int
@@ -229,6 +253,7 @@ _EVENTS: dict[str, type[Event]] = {
         ObservationRecorded,
         HypothesisAssessed,
         HypothesesRanked,
+        ModelCalled,
         RoundCompleted,
         CampaignFinished,
     )

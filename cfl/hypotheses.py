@@ -8,11 +8,11 @@ whether each holds. No author grades its own hypothesis.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, JsonValue
 
 from cfl.errors import SpecError
 from cfl.models import (
@@ -30,6 +30,8 @@ from cfl.spec import CampaignSpec
 __all__ = [
     "HypothesisDraft",
     "HypothesisProposer",
+    "LogsModelCalls",
+    "ModelCallLog",
     "ProposalContext",
     "check_draft",
     "prediction_key",
@@ -65,6 +67,20 @@ class HypothesisProposer(Protocol):
 
     def propose(self, context: ProposalContext) -> list[HypothesisDraft]:
         """New hypotheses worth testing (may be empty); duplicates are dropped by CFL."""
+        ...
+
+
+ModelCallLog = Callable[[Mapping[str, JsonValue]], None]
+"""Receives each model call an agent makes, as the JSON of :class:`cfl.events.ModelCalled`
+without ``lab_time_s``."""
+
+
+@runtime_checkable
+class LogsModelCalls(Protocol):
+    """An agent that calls language models and lets CFL log every call to the ledger."""
+
+    def log_calls(self, log: ModelCallLog) -> None:
+        """Send every later model call to ``log`` (in the calling thread, before it is used)."""
         ...
 
 

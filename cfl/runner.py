@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+from pydantic import JsonValue
 
 from cfl.campaign import Campaign
 from cfl.clock import LabClock, run_on_clock
 from cfl.devices import Closeable
 from cfl.engine import Engine
 from cfl.errors import SpecError
-from cfl.hypotheses import HypothesisProposer
+from cfl.events import ModelCalled
+from cfl.hypotheses import HypothesisProposer, LogsModelCalls
 from cfl.journal import Journal, Listener, human_actor
 from cfl.lab import Lab
 from cfl.planner import Planner
@@ -70,6 +74,13 @@ def run_campaign(journal: Journal, *, listener: Listener | None = None) -> Campa
                 f"{spec.coscientist!r} does not implement HypothesisProposer", field="coscientist"
             )
         proposer = built
+    if isinstance(proposer, LogsModelCalls):
+
+        def log_call(call: Mapping[str, JsonValue]) -> None:
+            event = ModelCalled.model_validate({**call, "lab_time_s": clock.now()})
+            journal.write(f"agent:{event.model}", event)
+
+        proposer.log_calls(log_call)
     if listener is not None:
         journal.subscribe(listener)
 

@@ -22,6 +22,10 @@ class Settings(BaseSettings):
 
     home: Path = Path(".cfl")
     database_url: str | None = None
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    """Read here only to say which co-scientist ``auto`` runs; ``agents.llm.settings`` reads
+    and checks the whole ``CFL_LLM_*`` set."""
 
     @property
     def store_url(self) -> str:

@@ -107,8 +107,9 @@ class CampaignSpec(_Frozen):
     stop: StopRules = StopRules()
     planner: str = "skopt-gp"
     """Entry-point name in ``cfl.planners``."""
-    coscientist: str | None = "offline"
-    """Entry-point name in ``cfl.agents``; ``null`` runs without hypotheses."""
+    coscientist: str | None = "auto"
+    """Entry-point name in ``cfl.agents``: ``auto`` (a language model when ``CFL_LLM_*`` names
+    one, else ``offline``), ``llm``, ``offline``; ``null`` runs without hypotheses."""
     testing_share: float = Field(default=0.25, ge=0, le=1)
     """Share of each batch designed to tell the leading open hypotheses apart rather than to
     improve the objective (:mod:`cfl.discriminate`); the planner designs the rest. Used only
