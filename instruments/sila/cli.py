@@ -8,17 +8,26 @@ the same names and addresses with ``driver: sila`` then runs on these simulators
 the device names must match, because a robot is told to place a vial "at reactor-1", and the
 served bench knows its stations by those names.
 
+A simulated KAPEX (``driver: kapex`` on ``transport: sim``) is served as the robot it simulates,
+not as the generic ``Transfers`` feature: leases, e-stop, goals with streamed feedback
+(:mod:`robots.sila.server`), so a client lab file reaches it with ``driver: kapex`` and
+``transport: sila`` as it would the real robot; when the server stops it prints how many goals it
+served. ``instruments`` does not import ``robots`` (the layering rule), so the robot's server is
+found by name, as a lab file's ``module:Class`` driver is: :data:`SERVER_HOOKS`.
+
 Exit codes: 0 stopped by SIGINT or SIGTERM; 2 bad input (lab file, address, port in use).
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Any, Protocol, runtime_checkable
 
 import typer
 
@@ -39,6 +48,41 @@ app = typer.Typer(
 )
 
 EXIT_BAD_INPUT = 2
+
+SERVER_HOOKS = ("robots.sila.server:serve_device",)
+"""``module:function`` of each hook that serves devices of its own kind, tried in order before the
+generic :class:`~instruments.sila.server.DeviceServer`. A hook is called as
+``hook(device, name=name, loop=loop)`` and returns a :class:`ServedDevice`, or ``None`` for a
+device it does not serve."""
+
+
+@runtime_checkable
+class ServedDevice(Protocol):
+    """A device served by a hook: started and stopped like a ``DeviceServer``."""
+
+    features: tuple[str, ...]
+    """The SiLA 2 features it implements, for the log."""
+
+    def start(self, host: str, port: int) -> Any: ...
+
+    def stop(self) -> None: ...
+
+    def report(self) -> str:
+        """One line on what it served, printed when the server stops."""
+        ...
+
+
+def _by_hook(device: object, name: str, loop: DeviceLoop) -> ServedDevice | None:
+    """The first hook's server for ``device``, if a hook serves it."""
+    for path in SERVER_HOOKS:
+        module_name, _, attribute = path.partition(":")
+        hook: Callable[..., object] = getattr(importlib.import_module(module_name), attribute)
+        served = hook(device, name=name, loop=loop)
+        if served is not None:
+            if not isinstance(served, ServedDevice):
+                raise TypeError(f"{path} returned {served!r}, not a served device")
+            return served
+    return None
 
 
 @app.callback()
@@ -99,13 +143,23 @@ def serve(
 
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     loop = DeviceLoop(clock).start()
-    servers: list[DeviceServer] = []
+    servers: list[DeviceServer | ServedDevice] = []
+    hooked: list[ServedDevice] = []
     try:
         for name, (host, port) in addresses.items():
             device = lab.devices[name]
-            server = DeviceServer(device, name=name, loop=loop, reconnect_after_s=reconnect_after)
-            servers.append(server.start(host, port))
-            features = ", ".join(c.protocol.__name__ for c in server.capabilities)
+            special = _by_hook(device, name, loop)
+            if special is not None:
+                special.start(host, port)
+                servers.append(special)
+                hooked.append(special)
+                features = ", ".join(special.features)
+            else:
+                server = DeviceServer(
+                    device, name=name, loop=loop, reconnect_after_s=reconnect_after
+                )
+                servers.append(server.start(host, port))
+                features = ", ".join(c.protocol.__name__ for c in server.capabilities)
             typer.echo(f"serving {name} ({type(device).__name__}: {features}) on {host}:{port}")
         skipped = sorted(set(spec.devices) - set(addresses))
         if skipped:
@@ -120,8 +174,10 @@ def serve(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from exc
     finally:
-        for server in reversed(servers):
-            server.stop()
+        for running in reversed(servers):
+            running.stop()
+        for served in hooked:
+            typer.echo(served.report())
         loop.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -49,6 +49,12 @@ ProgressCallback = Callable[[float], None]
 _FIRST_POLL_S = 0.01
 
 
+DIALLING = threading.Lock()
+"""Held while a ``SilaClient`` is built. ``sila2`` 0.14 compiles each feature's protobuf module
+per client, through ``sys.modules`` and not thread-safely: two clients built at once fail with
+``KeyError('<Feature>_pb2')``. Every SiLA 2 client in the process (instruments, robots) takes it."""
+
+
 def split_address(address: str) -> tuple[str, int]:
     """``"127.0.0.1:50052"`` -> ``("127.0.0.1", 50052)``; ``"[::1]:50052"`` works too.
 
@@ -93,7 +99,8 @@ class SilaConnection:
         with self._lock:
             if self._client is not None:
                 return self._client
-        client = SilaClient(self.host, self.port, insecure=True)
+        with DIALLING:
+            client = SilaClient(self.host, self.port, insecure=True)
         with self._lock:
             if self._client is None:
                 self._client = client

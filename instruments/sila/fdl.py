@@ -8,7 +8,8 @@ the Defined Execution Errors shared by several features are written once. ``sila
 validates the result against the XSD, so a mistake here fails at import, not on the wire.
 
 Only what CFL's features need is covered: basic types, lists, structures, constrained types
-(sets, units) and references to data type definitions.
+(sets, units), references to data type definitions, and observable commands' intermediate
+responses.
 """
 
 from __future__ import annotations
@@ -117,7 +118,11 @@ def _head(identifier: str, description: str) -> str:
 
 @dataclass(frozen=True)
 class Command:
-    """A SiLA command; observable ones report progress and are fetched when done."""
+    """A SiLA command; observable ones report progress and are fetched when done.
+
+    An observable command may also stream ``intermediate_responses`` to subscribers while it runs
+    (SiLA 2 Part A, "Intermediate Command Response").
+    """
 
     identifier: str
     description: str
@@ -125,13 +130,19 @@ class Command:
     parameters: tuple[Element, ...] = ()
     responses: tuple[Element, ...] = ()
     errors: tuple[str, ...] = ()
+    intermediate_responses: tuple[Element, ...] = ()
 
     def render(self) -> str:
+        if self.intermediate_responses and not self.observable:
+            raise ValueError(
+                f"{self.identifier}: only observable commands have intermediate responses"
+            )
         return (
             f"<Command>{_head(self.identifier, self.description)}"
             f"<Observable>{'Yes' if self.observable else 'No'}</Observable>"
             + "".join(p.render("Parameter") for p in self.parameters)
             + "".join(r.render("Response") for r in self.responses)
+            + "".join(i.render("IntermediateResponse") for i in self.intermediate_responses)
             + _errors(self.errors)
             + "</Command>"
         )

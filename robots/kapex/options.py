@@ -7,7 +7,7 @@
       role: robot
       step_timeout_s: 300
       options:
-        transport: sim               # or module:callable for a real robot's transport
+        transport: sim               # sila (a served robot), or module:callable for a real one
         serial: KPX-0001             # the robot must report this serial, or the driver refuses it
         home: rack
         locations:                   # where the named locations are (x, y, working height z)
@@ -22,6 +22,14 @@ Driver options apply to any transport. Timing (walking speed, grasp and release 
 simulator does and, for a real robot, what the driver expects when it estimates durations. The
 simulator's failure model, sampling and masses apply only to ``transport: sim``; naming one for
 another transport is refused, so a lab file cannot suggest that a real robot slips on purpose.
+
+``transport: sila`` reaches a robot served over SiLA 2 at the device's ``address``
+(:mod:`robots.sila.transport`), such as the simulator that ``cfl sim serve`` serves for a served
+lab file's ``driver: kapex`` device. To the client that is a real robot: the simulator's options
+belong in the served lab file, the client's lab file gives a safety policy and runs on the wall
+clock, and its durations (``goal_deadline_s``, ``lease_ttl_s``) are real seconds.
+``transport_options`` for it are checked with the lab file (``connect_timeout_s``,
+``call_timeout_s``).
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, JsonValue, model_validator
+from pydantic import Field, JsonValue, ValidationError, model_validator
 
 from robots.layout import Point
 from robots.safety import SafetyPolicy
@@ -54,7 +62,8 @@ class KapexOptions(SimOptions):
     """Options of the ``kapex`` driver; see the module docstring."""
 
     transport: str = "sim"
-    """``sim``, or ``module:callable`` building a transport (:mod:`robots.kapex.transport`)."""
+    """``sim``, ``sila``, or ``module:callable`` building a transport
+    (:mod:`robots.kapex.transport`)."""
     transport_options: dict[str, JsonValue] = Field(default_factory=dict)
     """Passed to a real transport as they are (ports, certificates, robot namespace)."""
     serial: str = Field(default="KPX-SIM-0001", min_length=1)
@@ -104,4 +113,17 @@ class KapexOptions(SimOptions):
                     f"transport {self.transport!r} drives a real robot: give it a safety policy "
                     "(safety: {...} or safety_file: path)"
                 )
+        if self.transport == "sila":
+            from robots.sila.transport import SilaTransportOptions  # sila2 only for sila labs
+
+            try:
+                SilaTransportOptions.model_validate(self.transport_options)
+            except ValidationError as exc:
+                problems = "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+                )
+                raise ValueError(
+                    f"transport_options of transport 'sila': {problems} (it takes "
+                    f"{', '.join(SilaTransportOptions.model_fields)})"
+                ) from exc
         return self

@@ -2,10 +2,11 @@
 
 KAPEX has no public SDK yet, so the driver speaks to the robot through this small protocol and
 nothing else. ``transport: sim`` (:class:`robots.kapex.sim_transport.SimTransport`) puts the
-simulated robot behind it; the team that connects the real robot writes one more class with these
-methods and names it in the lab file (``transport: my_pkg.kapex_grpc:connect``). The messages are
-those of :mod:`robots.messages`; ``robots/kapex/README.md`` describes every call, its messages and
-the rules a transport must keep.
+simulated robot behind it; ``transport: sila`` (:class:`robots.sila.transport.SilaTransport`)
+reaches a robot served over SiLA 2 (``cfl sim serve`` serves the simulator so); the team that
+connects the real robot writes one more class with these methods and names it in the lab file
+(``transport: my_pkg.kapex_grpc:connect``). The messages are those of :mod:`robots.messages`;
+``robots/kapex/README.md`` describes every call, its messages and the rules a transport must keep.
 
 The rules in short:
 
@@ -120,32 +121,37 @@ class KapexTransport(Protocol):
         """Release the e-stop; the robot refuses anyone but a named human (``human:<name>``)."""
         ...
 
-    async def estop_state(self) -> EstopState:
-        ...
+    async def estop_state(self) -> EstopState: ...
 
 
 TransportFactory = Callable[[str, "KapexOptions", DeviceContext], KapexTransport]
 """Builds a transport for device ``name`` from its options; called when the driver first
 connects, never in ``from_config``."""
 
-_BUILT_IN = {"sim": "robots.kapex.sim_transport:SimTransport.build"}
+_BUILT_IN = {
+    "sim": "robots.kapex.sim_transport:SimTransport.build",
+    "sila": "robots.sila.transport:SilaTransport.build",
+}
+"""Transports CFL ships: the simulator in process, and a KAPEX served over SiLA 2 (the simulator
+behind ``cfl sim serve``, or any server implementing :mod:`robots.sila.features`)."""
 
 
 def resolve_transport(spec: str) -> TransportFactory:
-    """The factory named by the lab file's ``transport`` option: ``sim`` or ``module:callable``.
+    """The factory named by the lab file's ``transport`` option: built-in or ``module:callable``.
 
     Importing the module is all this does (no connection), so a lab file naming a transport that
     is not installed is refused when it is checked, not mid-run.
 
     Raises:
-        SpecError: the name is neither ``sim`` nor an importable ``module:callable``.
+        SpecError: the name is neither built in (``sim``, ``sila``) nor an importable
+            ``module:callable``.
     """
     path = _BUILT_IN.get(spec, spec)
     module_name, _, attribute = path.partition(":")
     if not module_name or not attribute:
         raise SpecError(
-            f"transport {spec!r} is neither 'sim' nor 'module:callable'; name the factory that "
-            "builds your transport, e.g. 'my_pkg.kapex_grpc:connect'"
+            f"transport {spec!r} is neither 'sim' nor 'module:callable' nor 'sila'; name the "
+            "factory that builds your transport, e.g. 'my_pkg.kapex_grpc:connect'"
         )
     try:
         target: object = importlib.import_module(module_name)

@@ -1,4 +1,4 @@
-"""The LLM co-scientist in a whole campaign: every model call in the ledger, a dead model harmless."""
+"""The LLM co-scientist in a campaign: every model call in the ledger, a dead model harmless."""
 
 from __future__ import annotations
 

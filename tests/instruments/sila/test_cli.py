@@ -2,8 +2,9 @@
 
 The end-to-end test runs the files of ``examples/snar_sila`` (on free ports): ``cfl sim serve``
 serves the demo's simulators, and ``cfl run`` drives a four-experiment campaign whose every device
-is ``driver: sila``; then ``cfl ledger verify`` checks the record (in-process: one start fewer).
-Every process started here is stopped by its PID at teardown.
+is on the wire (instruments ``driver: sila``, the robot ``driver: kapex`` with ``transport:
+sila``); then ``cfl ledger verify`` checks the record (in-process: one start fewer). Every process
+started here is stopped by its PID at teardown.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from cfl.journal import Journal
 from cfl.settings import Settings
 from cfl.store import Store
 from instruments.sila.cli import app
+from robots.dataset.store import EpisodeStore
 from tests.instruments.sila.conftest import free_port
 
 REPO = Path(__file__).resolve().parents[3]
@@ -119,7 +121,8 @@ def test_a_campaign_runs_over_sila_against_cfl_sim_serve(
     serving = serve(folder / "served_lab.yaml", folder, "--speed", SPEED, "--seed", "7")
     printed = serving.wait_for(r"lab snar-sila-bench: 4 SiLA 2 servers")
     assert re.search(r"serving hplc-1 \(SimHPLC: Measures\) on 127\.0\.0\.1:\d+", printed)
-    assert re.search(r"serving kapex-1 \(SimKapex: Transfers\) on 127\.0\.0\.1:\d+", printed)
+    robot = r"serving kapex-1 \(KapexDriver: RobotLease, RobotEStop, RobotGoals\) on 127\.0\.0\.1"
+    assert re.search(robot, printed)
 
     run = _cfl("run", str(folder / "campaign.yaml"), cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
@@ -139,8 +142,18 @@ def test_a_campaign_runs_over_sila_against_cfl_sim_serve(
     assert verify.exit_code == 0, verify.output
     assert "ledger OK: 1 campaign(s)" in verify.output
 
+    episodes = EpisodeStore(Settings().home / "data" / "episodes")  # recorded by the client
+    assert len(episodes) == 24
+    assert {(e.robot_serial, e.robot_type, e.outcome) for e in episodes} == {
+        ("KPX-SIM-0001", "kapex_sim", "succeeded")  # the served robot, as it reported itself
+    }
+
     assert serving.stop() == 0
-    assert serving.out.read_text().rstrip().endswith("stopped")
+    printed = serving.out.read_text()
+    # Every transfer went over the wire: 4 experiments x 3 moves (rack to reactor, reactor to
+    # HPLC, HPLC to archive) x 2 goals (pick, place) = 24 goals, each accepted and ended once.
+    assert "kapex-1: 24 goals over SiLA 2 (succeeded 24)" in printed
+    assert printed.rstrip().endswith("stopped")
 
 
 def test_a_lab_without_addresses_is_refused_with_the_fix() -> None:
