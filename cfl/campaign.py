@@ -18,6 +18,8 @@ from cfl.events import (
     ExperimentDesigned,
     ExperimentFailed,
     ExperimentRequeued,
+    ExperimentsApproved,
+    ExperimentsRejected,
     ExperimentStarted,
     HypothesesRanked,
     HypothesisAssessed,
@@ -79,6 +81,8 @@ class Campaign:
     """Device name to the lab time its current step began."""
     busy_s: dict[str, float] = field(default_factory=dict)
     """Device name to lab seconds spent running steps (failed attempts included)."""
+    requests_applied: set[int] = field(default_factory=set)
+    """Control requests (``cfl.control``) whose events are in the record."""
 
     @classmethod
     def from_events(cls, campaign_id: str, events: Iterable[Event]) -> Campaign:
@@ -110,6 +114,7 @@ class Campaign:
         clone.quarantined = dict(self.quarantined)
         clone.busy_since = dict(self.busy_since)
         clone.busy_s = dict(self.busy_s)
+        clone.requests_applied = set(self.requests_applied)
         return clone
 
     # -- queries ------------------------------------------------------------------------------
@@ -125,8 +130,10 @@ class Campaign:
 
     @property
     def pending(self) -> list[Experiment]:
-        """Designed but not finished: queued or running."""
-        return self.with_status(ExperimentStatus.QUEUED, ExperimentStatus.RUNNING)
+        """Designed but not finished: proposed (awaiting approval), queued or running."""
+        return self.with_status(
+            ExperimentStatus.PROPOSED, ExperimentStatus.QUEUED, ExperimentStatus.RUNNING
+        )
 
     @property
     def current_round(self) -> int:
@@ -214,6 +221,19 @@ class Campaign:
                 self.consecutive_failures[device] = 0
                 self.device_faults.pop(device, None)
                 self.offline.discard(device)
+            case ExperimentsApproved(experiments=ids):
+                for e in [self._expect(eid, None, ExperimentStatus.PROPOSED) for eid in ids]:
+                    self.experiments[e.id] = e.model_copy(
+                        update={"status": ExperimentStatus.QUEUED}
+                    )
+            case ExperimentsRejected(experiments=ids, by=by, note=note):
+                for e in [self._expect(eid, None, ExperimentStatus.PROPOSED) for eid in ids]:
+                    self.experiments[e.id] = e.model_copy(
+                        update={
+                            "status": ExperimentStatus.CANCELLED,
+                            "failure": f"rejected by {by}: {note or 'no reason given'}",
+                        }
+                    )
             case SampleDiscarded():
                 pass
             case ExperimentFailed(experiment=eid, attempt=attempt, reason=reason):
@@ -266,6 +286,9 @@ class Campaign:
                 pass  # provenance only: a model call changes nothing until its output is used
             case _:
                 raise CFLError(f"unhandled event {type(event).__name__}")
+        request = getattr(event, "request", None)
+        if request is not None:
+            self.requests_applied.add(request)
         self.lab_time_s = max(self.lab_time_s, event.lab_time_s)
 
     def _expect(

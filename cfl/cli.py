@@ -26,6 +26,7 @@ from rich.progress import (
 from rich.table import Table
 
 from cfl.campaign import Campaign
+from cfl.control import ControlBoard
 from cfl.errors import CFLError, LedgerTampered, NotFound, SpecError
 from cfl.events import DeviceReleased
 from cfl.journal import Journal
@@ -174,7 +175,9 @@ def run(
     try:
         with progress:
             final = run_campaign(
-                started.journal, listener=_ProgressView(progress, task, len(spec.lab.devices))
+                started.journal,
+                listener=_ProgressView(progress, task, len(spec.lab.devices)),
+                control=ControlBoard(store),
             )
     except CFLError as exc:
         _fail(exc)
@@ -349,6 +352,45 @@ def devices_release(
     except CFLError as exc:
         _fail(exc)
     console.print(f"{device} is back in service for {campaign_id}; run the spec again to resume.")
+
+
+@app.command()
+def approve(
+    campaign_id: Annotated[str, typer.Argument(metavar="CAMPAIGN")],
+    experiments: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="[EXPERIMENT]...", help="Default: every proposed experiment."),
+    ] = None,
+    by: Annotated[str, typer.Option("--by", help="Who decides (recorded).")] = "",
+    reject: Annotated[bool, typer.Option("--reject", help="Reject instead of approve.")] = False,
+    note: Annotated[str, typer.Option(help="Why (recorded).")] = "",
+) -> None:
+    """Approve (or reject) experiments a campaign with ``approval: true`` has proposed.
+
+    The decision is filed for the running campaign, which journals it with your name at its
+    next step; a campaign that is not running applies it when it is run again.
+    """
+    try:
+        if not by:
+            raise SpecError("say who decides: --by NAME (it goes to the ledger)", field="--by")
+        store = _store()
+        campaign = Journal.open(store, campaign_id).campaign
+        chosen = experiments or [e.id for e in campaign.with_status(ExperimentStatus.PROPOSED)]
+        if not chosen:
+            raise SpecError(f"campaign {campaign_id} has no proposed experiments to decide on")
+        request = ControlBoard(store).submit(
+            campaign_id,
+            "reject" if reject else "approve",
+            {"experiments": chosen, "note": note},
+            by=f"human:{by}",
+        )
+    except CFLError as exc:
+        _fail(exc)
+    verb = "rejection" if reject else "approval"
+    console.print(
+        f"Filed the {verb} of {', '.join(chosen)} for {campaign_id} (request {request.id}); "
+        "the run applies it at its next step."
+    )
 
 
 @ledger_app.command("verify")

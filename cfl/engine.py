@@ -20,13 +20,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Literal
 
 from cfl.campaign import Campaign, score
 from cfl.clock import LabClock
+from cfl.control import (
+    ControlBoard,
+    ControlRequest,
+    ExperimentDecision,
+    HypothesisRequest,
+    PauseRequest,
+)
 from cfl.discriminate import Aim, discriminating_points
 from cfl.dispatcher import Dispatcher
-from cfl.errors import AgentError, SpecError
+from cfl.errors import AgentError, CFLError, SpecError
 from cfl.events import (
     CampaignFinished,
     CampaignPaused,
@@ -34,6 +42,8 @@ from cfl.events import (
     Event,
     ExperimentDesigned,
     ExperimentRequeued,
+    ExperimentsApproved,
+    ExperimentsRejected,
     FinishReason,
     HypothesesRanked,
     HypothesisAssessed,
@@ -42,6 +52,7 @@ from cfl.events import (
 )
 from cfl.evidence import assess
 from cfl.hypotheses import (
+    HypothesisDraft,
     HypothesisProposer,
     ProposalContext,
     check_draft,
@@ -53,6 +64,7 @@ from cfl.models import Experiment, ExperimentStatus, Hypothesis, HypothesisStatu
 from cfl.planner import Evaluation, Planner
 from cfl.pool import DevicePool
 from cfl.space import Point
+from cfl.store import ConcurrentWriter
 from cfl.tournament import HypothesisJudge, play
 
 __all__ = ["Engine"]
@@ -72,6 +84,10 @@ class Engine:
         proposer: Drafts hypotheses; ``None`` runs without them.
         judge: Compares hypotheses in the tournament that rates newcomers; ``None``: no ratings.
         clock: Lab clock the devices share.
+        control: Where people file requests (pause, resume, approve, reject, add a
+            hypothesis); read at every loop step. ``None``: nobody steers this run.
+        control_poll_s: Wall-clock seconds between looks at ``control`` while nothing runs
+            (paused, or proposed experiments waiting for a decision).
     """
 
     def __init__(
@@ -83,6 +99,8 @@ class Engine:
         proposer: HypothesisProposer | None,
         clock: LabClock,
         judge: HypothesisJudge | None = None,
+        control: ControlBoard | None = None,
+        control_poll_s: float = 2.0,
     ) -> None:
         spec = journal.campaign.spec
         self._journal = journal
@@ -100,6 +118,8 @@ class Engine:
             objectives=tuple(o.name for o in spec.objectives),
         )
         self._ingested: set[str] = set()
+        self._control = control
+        self._control_poll_s = control_poll_s
 
     @property
     def campaign(self) -> Campaign:
@@ -110,6 +130,12 @@ class Engine:
         """Run until a stop rule fires and every experiment in flight has finished."""
         if self.campaign.finished is not None:
             return self.campaign
+        if self.campaign.spec.approval and self._control is None:
+            raise SpecError(
+                "this campaign waits for approvals (approval: true) but nobody can give them in "
+                "this run; run it with `cfl run`, or set approval: false",
+                field="approval",
+            )
         self._recover()
         self._ingest()
         for device in self.campaign.quarantined:
@@ -118,19 +144,27 @@ class Engine:
         exhausted = False  # the planner proposed nothing new
         try:
             while True:
+                self._apply_requests()
                 self._interpret_finished_rounds()
                 stranded = self._stranded_role()
+                held = self.campaign.paused is not None  # a person paused it
                 for experiment in self.campaign.with_status(ExperimentStatus.QUEUED):
-                    if experiment.id not in tasks and stranded is None:
+                    if experiment.id not in tasks and stranded is None and not held:
                         tasks[experiment.id] = asyncio.create_task(
                             self._dispatcher.run(experiment), name=experiment.id
                         )
-                if not exhausted and self._stop_reason() is None and stranded is None:
+                if not (exhausted or held) and self._stop_reason() is None and stranded is None:
                     n = self._design_size()
                     if n:
                         self._hypothesize()
                         exhausted = not self._design(n)
                         continue
+                waiting = held or self.campaign.with_status(ExperimentStatus.PROPOSED)
+                if not tasks and waiting and self._control is not None:
+                    # For a resume or a decision, in wall-clock time (a virtual clock waits for
+                    # the thread instead of jumping ahead).
+                    await asyncio.to_thread(time.sleep, self._control_poll_s)
+                    continue
                 if not tasks:
                     stranded = self._stranded_role()
                     if stranded is not None:  # pause, not finish: a human can bring devices back
@@ -221,29 +255,112 @@ class Engine:
             logger.warning("no hypotheses this round: %s", exc)
             return
         for draft in drafts:
-            known = {prediction_key(h.prediction) for h in self.campaign.hypotheses.values()}
-            if prediction_key(draft.prediction) in known:
-                continue
             try:
-                check_draft(campaign.spec, draft)
+                registered = self._register(draft)
             except SpecError as exc:  # a plug-in's bad draft is dropped, never registered
                 logger.warning("dropped a hypothesis by %s: %s", draft.author, exc)
                 continue
-            hypothesis = Hypothesis(
-                id=f"H{len(self.campaign.hypotheses) + 1:02d}",
-                statement=draft.statement,
-                kind=draft.kind,
-                prediction=draft.prediction,
-                rationale=draft.rationale,
-                author=draft.author,
-                registered_after=campaign.designed,
-            )
-            self._journal.write(
-                draft.author,
-                HypothesisProposed(lab_time_s=self._clock.now(), hypothesis=hypothesis),
-            )
-            newcomers.append(hypothesis.id)
+            if registered is not None:
+                newcomers.append(registered)
         self._rank(newcomers, context)
+
+    def _register(self, draft: HypothesisDraft, *, request: int | None = None) -> str | None:
+        """Register a draft; its id, or ``None`` if a registered one predicts the same.
+
+        Raises:
+            SpecError: the prediction lies outside the space; or, for a person's request, it
+                repeats a registered prediction.
+        """
+        campaign = self.campaign
+        same = {prediction_key(h.prediction): h.id for h in campaign.hypotheses.values()}.get(
+            prediction_key(draft.prediction)
+        )
+        if same is not None:
+            if request is None:
+                return None
+            raise SpecError(f"hypothesis {same} already makes this prediction")
+        check_draft(campaign.spec, draft)
+        hypothesis = Hypothesis(
+            id=f"H{len(campaign.hypotheses) + 1:02d}",
+            statement=draft.statement,
+            kind=draft.kind,
+            prediction=draft.prediction,
+            rationale=draft.rationale,
+            author=draft.author,
+            registered_after=campaign.designed,
+        )
+        self._journal.write(
+            draft.author,
+            HypothesisProposed(
+                lab_time_s=self._clock.now(), hypothesis=hypothesis, request=request
+            ),
+        )
+        return hypothesis.id
+
+    # -- requests from people (cfl.control) ------------------------------------------------------
+
+    def _apply_requests(self) -> None:
+        """Apply, oldest first, what people asked for since the last step; settle each request."""
+        if self._control is None:
+            return
+        for request in self._control.pending(self.campaign.id):
+            if request.id in self.campaign.requests_applied:  # journaled, then the process died
+                self._control.settle(request.id, outcome="applied", detail="applied before")
+                continue
+            try:
+                detail = self._apply(request)
+            except ConcurrentWriter:
+                raise
+            except CFLError as exc:  # the campaign moved on since the request was filed
+                self._control.settle(request.id, outcome="refused", detail=str(exc))
+            else:
+                self._control.settle(request.id, outcome="applied", detail=detail)
+
+    def _apply(self, request: ControlRequest) -> str:
+        """Journal what ``request`` asks for, as its requester; what was done.
+
+        Raises:
+            CFLError: the campaign cannot take it now (the reason is the refusal's detail).
+        """
+        campaign, now, by, payload = self.campaign, self._clock.now(), request.by, request.parsed()
+        if isinstance(payload, HypothesisRequest):
+            hid = self._register(request.draft(), request=request.id)
+            return f"registered as {hid}; judged on experiments designed from now on"
+        if isinstance(payload, ExperimentDecision):
+            stale = [
+                eid
+                for eid in payload.experiments
+                if eid not in campaign.experiments
+                or campaign.experiments[eid].status != ExperimentStatus.PROPOSED
+            ]
+            if stale:
+                raise SpecError(f"no longer awaiting a decision: {', '.join(stale)}")
+            decided = ExperimentsApproved if request.kind == "approve" else ExperimentsRejected
+            self._journal.write(
+                by,
+                decided(
+                    lab_time_s=now,
+                    experiments=payload.experiments,
+                    by=by,
+                    note=payload.note,
+                    request=request.id,
+                ),
+            )
+            verb = "approved" if request.kind == "approve" else "rejected"
+            return f"{verb} {', '.join(payload.experiments)}"
+        if isinstance(payload, PauseRequest):
+            if campaign.paused is not None:
+                raise SpecError("the campaign is already paused")
+            note = f": {payload.note}" if payload.note else ""
+            paused = CampaignPaused(
+                lab_time_s=now, detail=f"paused by {by}{note}", by=by, request=request.id
+            )
+            self._journal.write(by, paused)
+            return "paused: experiments in progress finish, no new ones start"
+        if campaign.paused is None:
+            raise SpecError("the campaign is not paused; nothing to resume")
+        self._journal.write(by, CampaignResumed(lab_time_s=now, request=request.id))
+        return "resumed"
 
     def _rank(self, newcomers: list[str], context: ProposalContext) -> None:
         """Rate the newcomers in a tournament against the hypotheses nearest in rating."""
@@ -296,6 +413,9 @@ class Engine:
                         h.id for h in campaign.hypotheses.values() if tested_by(h.prediction, point)
                     ),
                     designed_for=() if aim is None else aim.hypotheses,
+                    status=(
+                        ExperimentStatus.PROPOSED if spec.approval else ExperimentStatus.QUEUED
+                    ),
                 )
             )
         now = self._clock.now()

@@ -28,6 +28,8 @@ __all__ = [
     "ExperimentFailed",
     "ExperimentRequeued",
     "ExperimentStarted",
+    "ExperimentsApproved",
+    "ExperimentsRejected",
     "FinishReason",
     "HypothesesRanked",
     "HypothesisAssessed",
@@ -62,11 +64,35 @@ class CampaignCreated(Event):
 class CampaignResumed(Event):
     TYPE = "campaign.resumed"
     requeued: tuple[str, ...] = ()
+    request: int | None = None
+    """The control request this applies (``cfl.control``), if a person asked for it."""
 
 
 class HypothesisProposed(Event):
     TYPE = "hypothesis.proposed"
     hypothesis: Hypothesis
+    request: int | None = None
+    """The control request this applies, when a person added the hypothesis."""
+
+
+class ExperimentsApproved(Event):
+    """A person approved proposed experiments, exactly as designed: they are queued."""
+
+    TYPE = "experiment.approved"
+    experiments: tuple[str, ...]
+    by: str
+    note: str = ""
+    request: int | None = None
+
+
+class ExperimentsRejected(Event):
+    """A person rejected proposed experiments: they are cancelled and never run."""
+
+    TYPE = "experiment.rejected"
+    experiments: tuple[str, ...]
+    by: str
+    note: str = ""
+    request: int | None = None
 
 
 class ExperimentDesigned(Event):
@@ -218,13 +244,17 @@ FinishReason = Literal["budget", "target", "patience", "no-suggestions"]
 
 
 class CampaignPaused(Event):
-    """The run stopped without finishing: it needs a human (every device of a role is out).
+    """The campaign stopped starting experiments.
 
-    Running the spec again resumes it, once the devices are released.
+    Either a person paused it (``by``; a ``resume`` request carries on), or every device of a role
+    is out and the run ended (running the spec again resumes it, once they are released).
     """
 
     TYPE = "campaign.paused"
     detail: str
+    by: str | None = None
+    """``human:<name>`` when a person paused it; ``None`` when devices ran out."""
+    request: int | None = None
 
 
 class CampaignFinished(Event):
@@ -241,6 +271,8 @@ _EVENTS: dict[str, type[Event]] = {
         CampaignPaused,
         HypothesisProposed,
         ExperimentDesigned,
+        ExperimentsApproved,
+        ExperimentsRejected,
         ExperimentStarted,
         StepDispatched,
         StepCompleted,

@@ -10,6 +10,7 @@ from pydantic import JsonValue
 
 from cfl.campaign import Campaign
 from cfl.clock import LabClock, run_on_clock
+from cfl.control import ControlBoard
 from cfl.devices import Closeable
 from cfl.engine import Engine
 from cfl.errors import SpecError
@@ -55,8 +56,17 @@ def open_or_create(store: Store, spec: CampaignSpec, *, new: bool = False) -> St
     return Started(Journal.create(store, spec, actor=human_actor()), resumed=False)
 
 
-def run_campaign(journal: Journal, *, listener: Listener | None = None) -> Campaign:
+def run_campaign(
+    journal: Journal,
+    *,
+    listener: Listener | None = None,
+    control: ControlBoard | None = None,
+    control_poll_s: float = 2.0,
+) -> Campaign:
     """Drive a campaign to its end on its lab (see :class:`cfl.engine.Engine`).
+
+    Args:
+        control: Requests people file while it runs (``cfl chat``); applied at every step.
 
     Raises:
         SpecError: the lab, planner or co-scientist cannot be built.
@@ -99,6 +109,8 @@ def run_campaign(journal: Journal, *, listener: Listener | None = None) -> Campa
             proposer=proposer,
             judge=proposer if isinstance(proposer, HypothesisJudge) else None,
             clock=clock,
+            control=control,
+            control_poll_s=control_poll_s,
         )
         try:
             return await engine.run()

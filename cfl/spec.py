@@ -110,6 +110,10 @@ class CampaignSpec(_Frozen):
     coscientist: str | None = "auto"
     """Entry-point name in ``cfl.agents``: ``auto`` (a language model when ``CFL_LLM_*`` names
     one, else ``offline``), ``llm``, ``offline``; ``null`` runs without hypotheses."""
+    approval: bool = False
+    """Each designed batch waits, *proposed*, until a person approves or rejects it
+    (``cfl approve``, ``cfl chat``); the run holds meanwhile. Every decision and who made it go
+    to the ledger."""
     testing_share: float = Field(default=0.25, ge=0, le=1)
     """Share of each batch designed to tell the leading open hypotheses apart rather than to
     improve the objective (:mod:`cfl.discriminate`); the planner designs the rest. Used only
