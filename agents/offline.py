@@ -48,8 +48,16 @@ from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 from threadpoolctl import threadpool_limits
 
 from cfl.evidence import weigh
-from cfl.hypotheses import HypothesisDraft, ProposalContext
-from cfl.models import BestLevel, ExperimentStatus, Hypothesis, Interaction, Optimum, Trend
+from cfl.hypotheses import HypothesisDraft, MetaReview, ProposalContext
+from cfl.models import (
+    BestLevel,
+    ExperimentStatus,
+    Hypothesis,
+    HypothesisStatus,
+    Interaction,
+    Optimum,
+    Trend,
+)
 from cfl.space import (
     CategoricalParameter,
     ContinuousParameter,
@@ -59,6 +67,7 @@ from cfl.space import (
     SearchSpace,
 )
 from cfl.spec import CampaignSpec, Objective
+from cfl.tournament import final_rank
 
 __all__ = ["OfflineCoScientist"]
 
@@ -417,6 +426,43 @@ class OfflineCoScientist:
             return np.geomspace(low, high, self._grid)
         return np.linspace(low, high, self._grid)
 
+    # -- the meta-review --------------------------------------------------------------------
+
+    def review(self, context: ProposalContext) -> MetaReview:
+        """What the evidence says about each hypothesis, best ranked first, and what to do next.
+
+        Written from the record alone (statuses, credences, Bayes factors, the tournament), so
+        it says nothing the ledger does not hold: the best measured result, the verdicts, and
+        as next steps the open hypotheses worth more experiments and a replicate of the best.
+        """
+        ranked = final_rank({h.id: h for h in context.hypotheses})
+        verdicts = {
+            status: [h for h in ranked if h.status == status] for status in HypothesisStatus
+        }
+        parts = [
+            f"{len(ranked)} hypotheses: {len(verdicts[HypothesisStatus.SUPPORTED])} supported, "
+            f"{len(verdicts[HypothesisStatus.REFUTED])} refuted, "
+            f"{len(verdicts[HypothesisStatus.OPEN])} open."
+        ]
+        for status in (HypothesisStatus.SUPPORTED, HypothesisStatus.REFUTED):
+            for h in verdicts[status]:
+                parts.append(
+                    f"{h.id} {status.value} ({h.statement}; credence {h.credence:.2f}, "
+                    f"Bayes factor 10^{h.log10_bf:+.1f} on {h.evidence_n} experiments)."
+                )
+        best = _best(context)
+        steps: list[str] = []
+        if best is not None:
+            experiment, objective, value = best
+            parts.append(f"Best measured {objective}: {value:.4g} at {experiment}.")
+            steps.append(f"Replicate {experiment} to confirm its {objective} before scaling up.")
+        for h in verdicts[HypothesisStatus.OPEN][:2]:
+            steps.append(
+                f"Test {h.id} further ({h.statement}): credence {h.credence:.2f} after "
+                f"{h.evidence_n} experiments."
+            )
+        return MetaReview(summary=" ".join(parts), next_steps=tuple(steps))
+
     # -- the tournament ---------------------------------------------------------------------
 
     def compare(self, first: Hypothesis, second: Hypothesis, context: ProposalContext) -> float:
@@ -476,3 +522,15 @@ class OfflineCoScientist:
     ) -> float:
         grid_points = [{**p, variable: value} for p in points]
         return float(np.mean(model.predict(_encode(space, grid_points))))
+
+
+def _best(context: ProposalContext) -> tuple[str, str, float] | None:
+    """The experiment with the best value of the first optimised objective."""
+    objective = next((o for o in context.spec.objectives if o.weight > 0), None)
+    if objective is None or not context.observations:
+        return None
+    sign = 1.0 if objective.direction == "maximize" else -1.0
+    eid, observation = max(
+        context.observations.items(), key=lambda item: sign * item[1].values[objective.name]
+    )
+    return eid, objective.name, observation.values[objective.name]

@@ -12,6 +12,7 @@ from cfl.events import (
     CampaignFinished,
     CampaignPaused,
     CampaignResumed,
+    CampaignReviewed,
     DeviceQuarantined,
     DeviceReleased,
     Event,
@@ -76,6 +77,8 @@ class Campaign:
     lab_time_s: float = 0.0
     finished: CampaignFinished | None = None
     paused: CampaignPaused | None = None
+    review: CampaignReviewed | None = None
+    """The co-scientist's last meta-review, if it writes one."""
     """Set when the last run stopped for want of devices; cleared when a run resumes."""
     busy_since: dict[str, float] = field(default_factory=dict)
     """Device name to the lab time its current step began."""
@@ -282,6 +285,8 @@ class Campaign:
                 self.best_scores.append(best)
             case CampaignFinished():
                 self.finished = event
+            case CampaignReviewed():
+                self.review = event
             case ModelCalled():
                 pass  # provenance only: a model call changes nothing until its output is used
             case _:

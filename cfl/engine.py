@@ -39,6 +39,7 @@ from cfl.events import (
     CampaignFinished,
     CampaignPaused,
     CampaignResumed,
+    CampaignReviewed,
     Event,
     ExperimentDesigned,
     ExperimentRequeued,
@@ -52,6 +53,7 @@ from cfl.events import (
 )
 from cfl.evidence import assess
 from cfl.hypotheses import (
+    CampaignReviewer,
     HypothesisDraft,
     HypothesisProposer,
     ProposalContext,
@@ -362,6 +364,33 @@ class Engine:
         self._journal.write(by, CampaignResumed(lab_time_s=now, request=request.id))
         return "resumed"
 
+    def _review(self) -> None:
+        """The co-scientist's meta-review, into the ledger before the campaign ends."""
+        reviewer = self._proposer
+        if not isinstance(reviewer, CampaignReviewer) or not self.campaign.hypotheses:
+            return
+        campaign = self.campaign
+        context = ProposalContext(
+            spec=campaign.spec,
+            experiments=list(campaign.experiments.values()),
+            observations=dict(campaign.observations),
+            hypotheses=list(campaign.hypotheses.values()),
+        )
+        try:
+            review = reviewer.review(context)
+        except AgentError as exc:
+            logger.warning("no meta-review: %s", exc)
+            return
+        self._journal.write(
+            reviewer.author,
+            CampaignReviewed(
+                lab_time_s=self._clock.now(),
+                author=reviewer.author,
+                summary=review.summary,
+                next_steps=review.next_steps,
+            ),
+        )
+
     def _rank(self, newcomers: list[str], context: ProposalContext) -> None:
         """Rate the newcomers in a tournament against the hypotheses nearest in rating."""
         hypotheses = list(self.campaign.hypotheses.values())
@@ -503,6 +532,7 @@ class Engine:
         return None
 
     def _finish(self, reason: FinishReason, detail: str) -> None:
+        self._review()
         self._journal.write(
             "cfl",
             CampaignFinished(

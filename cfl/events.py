@@ -21,6 +21,7 @@ __all__ = [
     "CampaignFinished",
     "CampaignPaused",
     "CampaignResumed",
+    "CampaignReviewed",
     "DeviceQuarantined",
     "DeviceReleased",
     "Event",
@@ -257,6 +258,15 @@ class CampaignPaused(Event):
     request: int | None = None
 
 
+class CampaignReviewed(Event):
+    """The co-scientist's meta-review as the campaign ends: summary and next steps."""
+
+    TYPE = "campaign.reviewed"
+    author: str
+    summary: str
+    next_steps: tuple[str, ...] = ()
+
+
 class CampaignFinished(Event):
     TYPE = "campaign.finished"
     reason: FinishReason
@@ -286,6 +296,7 @@ _EVENTS: dict[str, type[Event]] = {
         HypothesisAssessed,
         HypothesesRanked,
         ModelCalled,
+        CampaignReviewed,
         RoundCompleted,
         CampaignFinished,
     )

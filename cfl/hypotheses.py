@@ -28,9 +28,11 @@ from cfl.space import CategoricalParameter, Parameter, Point
 from cfl.spec import CampaignSpec
 
 __all__ = [
+    "CampaignReviewer",
     "HypothesisDraft",
     "HypothesisProposer",
     "LogsModelCalls",
+    "MetaReview",
     "ModelCallLog",
     "ProposalContext",
     "check_draft",
@@ -67,6 +69,27 @@ class HypothesisProposer(Protocol):
 
     def propose(self, context: ProposalContext) -> list[HypothesisDraft]:
         """New hypotheses worth testing (may be empty); duplicates are dropped by CFL."""
+        ...
+
+
+class MetaReview(BaseModel):
+    """Where a campaign stands, for the researcher: what the evidence says and what to do next."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    summary: str
+    next_steps: tuple[str, ...] = ()
+
+
+@runtime_checkable
+class CampaignReviewer(Protocol):
+    """Writes the meta-review of a campaign (the co-scientist's last word, in the ledger)."""
+
+    author: str
+    """Who signs the review: ``agent:<name>@<version>``."""
+
+    def review(self, context: ProposalContext) -> MetaReview:
+        """A summary of the hypotheses and the evidence, and next steps."""
         ...
 
 

@@ -195,6 +195,11 @@ def write_summary(
                 f"{h.credence:.3f} | {h.log10_bf:+.2f} | {h.elo:.0f} | {h.evidence_n} | {tested} | "
                 f"{' '.join(aimed) or '-'} |"
             )
+    if campaign.review is not None:
+        review = campaign.review
+        lines += ["", f"## The co-scientist's review ({review.author})", "", review.summary]
+        if review.next_steps:
+            lines += ["", "Next steps:", ""] + [f"- {step}" for step in review.next_steps]
     failed = campaign.with_status(ExperimentStatus.FAILED)
     if failed:
         lines += ["", "## Failed experiments", ""]

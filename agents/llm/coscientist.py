@@ -49,6 +49,7 @@ from agents.llm.roles import (
 from agents.llm.settings import LLMSettings, StructuredMethod, load_llm_settings
 from cfl.errors import SpecError
 from cfl.hypotheses import HypothesisDraft, ModelCallLog, ProposalContext
+from cfl.hypotheses import MetaReview as CampaignReview
 from cfl.models import Hypothesis
 from cfl.spec import CampaignSpec
 
@@ -272,6 +273,11 @@ class LLMCoScientist:
     def _winner(self, spec: CampaignSpec, a: Hypothesis, b: Hypothesis) -> Literal["A", "B"]:
         inputs = {**campaign_inputs(spec), "a": describe_candidate(a), "b": describe_candidate(b)}
         return self._roles.rank(inputs).winner
+
+    def review(self, context: ProposalContext) -> CampaignReview:
+        """The meta-review as CFL records it (:class:`cfl.hypotheses.CampaignReviewer`)."""
+        answer = self.meta_review(context)
+        return CampaignReview(summary=answer.summary, next_steps=tuple(answer.next_steps))
 
     def meta_review(self, context: ProposalContext) -> MetaReview:
         """A short summary of where the campaign stands, and next steps, for the researcher."""

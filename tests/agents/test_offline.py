@@ -17,6 +17,7 @@ from cfl.models import (
     Experiment,
     ExperimentStatus,
     Hypothesis,
+    HypothesisStatus,
     Interaction,
     Observation,
     Optimum,
@@ -386,3 +387,37 @@ def test_as_a_judge_it_prefers_what_all_the_data_bear_out(demo_spec: CampaignSpe
     assert judge.compare(rises, falls, context) == 1.0
     assert judge.compare(falls, rises, context) == 0.0
     assert judge.compare(flat, flat, context) == 0.5
+
+
+def test_the_review_states_verdicts_best_result_and_next_steps(demo_spec: CampaignSpec) -> None:
+    context = _context(demo_spec, 6, _rising, noise=0.0)
+    rises = _hypothesis(
+        "H01", Trend(objective="yield", variable="temperature", sign=1, low=30, high=120)
+    ).model_copy(
+        update={
+            "status": HypothesisStatus.SUPPORTED,
+            "credence": 0.99,
+            "log10_bf": 2.0,
+            "evidence_n": 12,
+        }
+    )
+    falls = _hypothesis("H02", rises.prediction.model_copy(update={"sign": -1})).model_copy(
+        update={"credence": 0.4, "evidence_n": 3}
+    )
+    context = ProposalContext(
+        spec=demo_spec,
+        experiments=context.experiments,
+        observations=context.observations,
+        hypotheses=(falls, rises),
+    )
+    best = max(context.observations, key=lambda e: context.observations[e].values["yield"])
+    value = context.observations[best].values["yield"]
+    review = OfflineCoScientist(seed=7).review(context)
+    assert review.summary == (
+        "2 hypotheses: 1 supported, 0 refuted, 1 open. H01 supported (H01; credence 0.99, "
+        f"Bayes factor 10^+2.0 on 12 experiments). Best measured yield: {value:.4g} at {best}."
+    )
+    assert review.next_steps == (
+        f"Replicate {best} to confirm its yield before scaling up.",
+        "Test H02 further (H02): credence 0.40 after 3 experiments.",
+    )

@@ -48,6 +48,8 @@ def _answer(request: dict[str, Any]) -> Reply:
         return json_reply({"hypotheses": [RISES, SECOND]})
     if schema == "Review":
         return json_reply({"notes": "fine", "novel": True, "testable": True, "safe": True})
+    if schema == "MetaReview":
+        return json_reply({"summary": "Heat hurts.", "next_steps": ["Run cooler."]})
     return json_reply({"reason": "it names a mechanism", "winner": "A"})
 
 
@@ -77,14 +79,21 @@ def test_auto_runs_the_model_and_every_call_is_in_the_ledger(
     assert [h.author for h in campaign.hypotheses.values()] == ["agent:stub-model@0.1"] * 2
     records = store.records(campaign.id)
     calls = [r for r in records if r.type == "model.called"]
-    # generation, two reviews, then the newcomer H02 against H01 in both orders
+    # generation, two reviews, the newcomer H02 against H01 in both orders; at the end, a review
     assert [r.payload["purpose"] for r in calls] == [
         "generation",
         "reflection",
         "reflection",
         "ranking",
         "ranking",
+        "meta-review",
     ]
+    assert campaign.review is not None
+    assert (campaign.review.summary, campaign.review.next_steps) == (
+        "Heat hurts.",
+        ("Run cooler.",),
+    )
+    assert campaign.review.author == "agent:stub-model@0.1"
     assert len(endpoint.requests) == len(calls)
     assert all(r.actor == "agent:stub-model" and r.payload["outcome"] == "ok" for r in calls)
     proposed = [r.seq for r in records if r.type == "hypothesis.proposed"]
