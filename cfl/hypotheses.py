@@ -62,6 +62,11 @@ class ProposalContext:
     observations: Mapping[str, Observation]
     hypotheses: Sequence[Hypothesis]
 
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """The researcher's notes (the spec's ``notes``)."""
+        return self.spec.notes
+
 
 @runtime_checkable
 class HypothesisProposer(Protocol):

@@ -110,6 +110,9 @@ class CampaignSpec(_Frozen):
     coscientist: str | None = "auto"
     """Entry-point name in ``cfl.agents``: ``auto`` (a language model when ``CFL_LLM_*`` names
     one, else ``offline``), ``llm``, ``offline``; ``null`` runs without hypotheses."""
+    notes: tuple[str, ...] = ()
+    """What the researcher knows or suspects, in words, for the co-scientist to take into account
+    when it proposes hypotheses (a language model reads them; the offline one cannot)."""
     approval: bool = False
     """Each designed batch waits, *proposed*, until a person approves or rejects it
     (``cfl approve``, ``cfl chat``); the run holds meanwhile. Every decision and who made it go

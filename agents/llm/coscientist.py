@@ -190,7 +190,7 @@ class LLMCoScientist:
         """
         spec = context.spec
         if notes is None:
-            notes = self._notes() if self._notes is not None else ()
+            notes = self._notes() if self._notes is not None else context.notes
         common = campaign_inputs(spec)
         data = experiment_table(
             spec, context.experiments, context.observations, max_rows=self._max_rows

@@ -336,3 +336,17 @@ def test_notes_reach_the_generation_prompt(
     assert noted.propose(context) == []
     assert "Researcher notes:\n- Avoid MeCN above 80 degC." in user_text(stub.requests[0])
     assert stub.requests[0]["model"] == "stub-model"
+
+
+def test_the_spec_notes_reach_the_generation_prompt(
+    stub: StubServer, coscientist: LLMCoScientist, context: ProposalContext
+) -> None:
+    noted = ProposalContext(
+        spec=context.spec.model_copy(update={"notes": ("The amine degrades above 100 degC.",)}),
+        experiments=context.experiments,
+        observations=context.observations,
+        hypotheses=context.hypotheses,
+    )
+    stub.script(drafts())
+    assert coscientist.propose(noted) == []
+    assert "Researcher notes:\n- The amine degrades above 100 degC." in user_text(stub.requests[0])
