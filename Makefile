@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install -qq --disable-pip-version-check --progress-bar off \
           -c requirements/constraints.txt
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,26 @@ demo: $(VENV)/.runtime
 	$(BIN)/cfl run examples/snar/campaign.yaml --report
 	$(BIN)/python -m benchmarks.demo_check
 
+## tools: commands the tests use that pip cannot install: openssl (the local RFC 3161 TSA) and
+## pdftoppm (proves the disclosure PDF renders). Installed from Debian when run as root with apt;
+## otherwise the tests that need them are skipped, saying why.
+tools:
+	@missing=""; \
+	command -v openssl >/dev/null || missing="$$missing openssl"; \
+	command -v pdftoppm >/dev/null || missing="$$missing poppler-utils"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing$$missing (Debian)"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq --no-install-recommends $$missing >/dev/null; } \
+	    || echo "could not install$$missing: the tests that need them will be skipped"; \
+	  else \
+	    echo "missing$$missing: the tests that need them will be skipped (apt-get install$$missing)"; \
+	  fi; \
+	fi
+
 ## test: lint, type-check and run the whole test suite
-test: $(VENV)/.dev
+test: $(VENV)/.dev tools
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q

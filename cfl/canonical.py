@@ -15,15 +15,20 @@ from typing import Any
 __all__ = ["canonical_json", "sha256_hex"]
 
 
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+"""One encoder for every call: ``json.dumps`` with options builds a new one each time."""
+
+
 def canonical_json(value: Any) -> str:
     """Serialise ``value`` to canonical JSON text.
 
     Raises:
         ValueError: ``value`` holds NaN, infinity, or something JSON cannot carry.
+        TypeError: ``value`` holds something JSON has no type for.
     """
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
+    return _ENCODER.encode(value)
 
 
 def sha256_hex(text: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -30,11 +30,14 @@ from cfl.control import ControlBoard
 from cfl.errors import CFLError, LedgerTampered, NotFound, SpecError
 from cfl.events import DeviceReleased
 from cfl.journal import Journal
-from cfl.ledger import Record, verify_chain
+from cfl.ledger import Record
 from cfl.models import DeviceState, ExperimentStatus, HypothesisStatus
 from cfl.settings import Settings
 from cfl.spec import load_spec
 from cfl.store import Store
+
+if TYPE_CHECKING:
+    from cfl.keys import TrustedKeys
 
 __all__ = ["app", "main"]
 
@@ -48,6 +51,8 @@ ledger_app = typer.Typer(no_args_is_help=True, help="Inspect the tamper-evident 
 app.add_typer(ledger_app, name="ledger")
 devices_app = typer.Typer(no_args_is_help=True, help="Look after a campaign's devices.")
 app.add_typer(devices_app, name="devices")
+keys_app = typer.Typer(no_args_is_help=True, help="Signing keys of this installation.")
+app.add_typer(keys_app, name="keys")
 
 console = Console()
 errors = Console(stderr=True)
@@ -393,24 +398,352 @@ def approve(
     )
 
 
+KeysOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--keys",
+        metavar="DIR",
+        help="Folder (or .pub file) of public keys to trust; repeatable. The store's checks "
+        "also trust $CFL_HOME/keys.",
+    ),
+]
+
+
+def _trusted(keys: list[Path] | None, *, with_home: bool) -> TrustedKeys:
+    from cfl.keys import TrustedKeys
+
+    folders = list(keys or [])
+    if with_home:
+        folders.insert(0, Settings().home / "keys")
+    return TrustedKeys.load(*folders)
+
+
+def _tsa_certificate(path: Path | None) -> bytes | None:
+    if path is not None:
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise SpecError(f"cannot read {path}: {exc.strerror}", field="--tsa-cert") from exc
+    try:
+        from cfl.timestamp import load_tsa_settings
+    except ImportError:
+        return None
+    return load_tsa_settings().trusted_certificate()
+
+
+def _report(lines: list[str]) -> None:
+    for line in lines:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
 @ledger_app.command("verify")
 def ledger_verify(
     campaign_id: Annotated[
         str | None, typer.Argument(metavar="[CAMPAIGN]", help="Only this campaign.")
     ] = None,
+    bundle: Annotated[
+        Path | None,
+        typer.Option("--bundle", metavar="FILE", help="Verify an exported bundle, offline."),
+    ] = None,
+    proof: Annotated[
+        Path | None,
+        typer.Option("--proof", metavar="FILE", help="Verify a single-record proof, offline."),
+    ] = None,
+    keys: KeysOption = None,
+    against: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--against",
+            metavar="FILE",
+            help="A bundle, proof or head seen before: the log must extend it (catches forks "
+            "and truncation). Repeatable.",
+        ),
+    ] = None,
+    tsa_cert: Annotated[
+        Path | None,
+        typer.Option(
+            "--tsa-cert",
+            metavar="FILE",
+            help="Certificate to check RFC 3161 timestamps against (default CFL_TSA_CERTIFICATE).",
+        ),
+    ] = None,
 ) -> None:
-    """Check every record's hash and chain link; exit 3 naming the first bad record."""
+    """Check records, signatures, tree heads and timestamps; exit 3 naming the first problem.
+
+    Without --bundle or --proof: every campaign in the store (or CAMPAIGN), trusting the public
+    keys in $CFL_HOME/keys and any --keys folders. With --bundle or --proof: that file alone,
+    trusting only the --keys given.
+    """
+    from cfl.bundle import heads_in, load_document, verify_bundle, verify_proof, verify_store
+    from cfl.verify import report_lines
+
     try:
-        store = _store()
-        infos = [store.campaign(campaign_id)] if campaign_id else store.campaigns()
-        total = 0
-        for info in infos:
-            total += verify_chain(
-                store.records(info.id), campaign=info.id, head=(info.head_seq, info.head_hash)
+        if bundle is not None and proof is not None:
+            raise SpecError("give --bundle or --proof, not both", field="--proof")
+        offline = bundle is not None or proof is not None
+        if offline and campaign_id is not None:
+            raise SpecError(
+                "a bundle or proof names its campaign; drop the CAMPAIGN argument",
+                field="CAMPAIGN",
             )
+        if offline and not keys:
+            raise SpecError(
+                "say which public keys to trust: --keys DIR (a folder of .pub files, e.g. from "
+                "`cfl keys export DIR` on the machine that signed)",
+                field="--keys",
+            )
+        trusted = _trusted(keys, with_home=not offline)
+        seen = [h for path in against or [] for h in heads_in(load_document(path))]
+        certificate = _tsa_certificate(tsa_cert)
+        if bundle is not None:
+            report = verify_bundle(
+                load_document(bundle, "cfl-ledger-bundle"),
+                trusted,
+                seen_before=seen,
+                tsa_certificate=certificate,
+            )
+            console.print(
+                f"bundle OK: campaign {report.campaign}, {report.records} records verified "
+                f"offline against {len(trusted)} trusted key(s)."
+            )
+            _report(report_lines(report))
+            return
+        if proof is not None:
+            shown = verify_proof(
+                load_document(proof, "cfl-ledger-proof"),
+                trusted,
+                seen_before=seen,
+                tsa_certificate=certificate,
+            )
+            record = shown.record
+            sizes = ", ".join(str(h.size) for h in shown.heads)
+            console.print(
+                f"proof OK: campaign {record.campaign}, record #{record.seq} ({record.type}, "
+                f"{record.actor}, {record.ts}) is in the signed log (tree head size {sizes}).",
+                markup=False,
+            )
+            if shown.earliest_timestamp is not None:
+                console.print(
+                    f"  RFC 3161: it existed by {shown.earliest_timestamp.isoformat()}.",
+                    markup=False,
+                )
+            return
+        reports = verify_store(
+            _store(),
+            trusted,
+            campaign_id=campaign_id,
+            seen_before=seen,
+            tsa_certificate=certificate,
+        )
     except CFLError as exc:
         _fail(exc)
-    console.print(f"ledger OK: {len(infos)} campaign(s), {total} records verified.")
+    total = sum(r.records for r in reports)
+    console.print(f"ledger OK: {len(reports)} campaign(s), {total} records verified.")
+    for report in reports:
+        _report(report_lines(report))
+
+
+@ledger_app.command("export")
+def ledger_export(
+    campaign_id: Annotated[str, typer.Argument(metavar="CAMPAIGN")],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            metavar="PATH",
+            help="Where to write the bundle (a file); with --disclosure, the packet's folder "
+            "(default reports/CAMPAIGN/disclosure).",
+        ),
+    ] = None,
+    keys: KeysOption = None,
+    disclosure: Annotated[
+        bool,
+        typer.Option(
+            "--disclosure",
+            help="Write the invention-disclosure packet instead: Markdown and PDF, with the "
+            "verification bundle beside them.",
+        ),
+    ] = False,
+) -> None:
+    """Write a campaign's self-contained bundle: records, signed tree heads, proofs, key ids.
+
+    The campaign is verified first; a tree head covering every record is signed if there is
+    none. Check the bundle anywhere with: cfl ledger verify --bundle FILE --keys DIR. With
+    --disclosure, the invention-disclosure packet, its head stamped by the time-stamping
+    authority CFL_TSA_URL names, if one is set.
+    """
+    from cfl.bundle import export_bundle, write_document
+    from cfl.keys import Keyring
+
+    if disclosure:
+        _export_disclosure(campaign_id, out or Path("reports") / campaign_id / "disclosure", keys)
+        return
+    if out is None:
+        _fail(SpecError("say where to write the bundle: --out FILE", field="--out"))
+    try:
+        document = export_bundle(
+            _store(), campaign_id, Keyring.default(), _trusted(keys, with_home=True)
+        )
+        write_document(out, document)
+    except CFLError as exc:
+        _fail(exc)
+    records = document["records"]
+    heads = document["tree_heads"]
+    assert isinstance(records, list) and isinstance(heads, list)
+    console.print(
+        f"wrote {out}: {len(records)} records, {len(heads)} signed tree head(s) of campaign "
+        f"{campaign_id}; public keys: cfl keys export DIR"
+    )
+
+
+def _export_disclosure(campaign_id: str, folder: Path, keys: list[Path] | None) -> None:
+    from cfl.disclosure import write_packet
+    from cfl.keys import Keyring
+    from cfl.timestamp import load_tsa_settings, timestamp_status
+
+    try:
+        tsa = load_tsa_settings()
+        console.print(timestamp_status(tsa))
+        packet = write_packet(
+            _store(),
+            campaign_id,
+            folder,
+            tsa=tsa,
+            keys=Keyring.default(),
+            trusted=_trusted(keys, with_home=True),
+        )
+    except CFLError as exc:
+        _fail(exc)
+    for path in (packet.markdown, packet.pdf, packet.bundle):
+        console.print(f"wrote {path}")
+    if packet.conception is None:
+        console.print("Conception: none (no pre-registered hypothesis became supported).")
+    else:
+        h, at = packet.conception.hypothesis, packet.conception.registered
+        console.print(
+            f"Conception: {h.id} by {h.author}, registered at record #{at.seq} ({at.ts}); "
+            f"{len(packet.trials)} experiment(s) tested it."
+        )
+    if packet.timestamp is not None:
+        console.print(f"Head stamped at {packet.timestamp.gen_time.isoformat()} (bundle/head.tsr).")
+
+
+@ledger_app.command("prove")
+def ledger_prove(
+    campaign_id: Annotated[str, typer.Argument(metavar="CAMPAIGN")],
+    seq: Annotated[int, typer.Argument(metavar="SEQ", help="The record's number.")],
+    out: Annotated[Path, typer.Option("--out", metavar="FILE", help="Where to write the proof.")],
+    keys: KeysOption = None,
+) -> None:
+    """Write one record with the proof that it is in the signed log, and nothing else of it.
+
+    Check it with: cfl ledger verify --proof FILE --keys DIR.
+    """
+    from cfl.bundle import prove_record, write_document
+    from cfl.keys import Keyring
+
+    try:
+        document = prove_record(
+            _store(), campaign_id, seq, Keyring.default(), _trusted(keys, with_home=True)
+        )
+        write_document(out, document)
+    except CFLError as exc:
+        _fail(exc)
+    console.print(f"wrote {out}: record #{seq} of {campaign_id} with its inclusion proof")
+
+
+@ledger_app.command("head")
+def ledger_head(
+    campaign_id: Annotated[str, typer.Argument(metavar="CAMPAIGN")],
+    out: Annotated[
+        Path | None, typer.Option("--out", metavar="FILE", help="Also write it to FILE.")
+    ] = None,
+    keys: KeysOption = None,
+) -> None:
+    """Show the latest signed tree head (signing one over every record if needed).
+
+    Keep or publish it: a later log that does not extend it fails `verify --against FILE`.
+    """
+    from cfl.bundle import ensure_head, head_document, verify_campaign, write_document
+    from cfl.keys import Keyring
+
+    try:
+        store = _store()
+        verify_campaign(store, campaign_id, _trusted(keys, with_home=True))
+        head = ensure_head(store, campaign_id, Keyring.default())
+        if out is not None:
+            write_document(out, head_document(head))
+    except CFLError as exc:
+        _fail(exc)
+    console.print(
+        f"{campaign_id}: size {head.size}, root {head.root}, signed {head.ts} by key {head.key}"
+        + (f"; wrote {out}" if out is not None else ""),
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+@keys_app.command("init")
+def keys_init(
+    actor: Annotated[
+        str,
+        typer.Option(
+            "--actor",
+            help="'instance' (this installation's key) or human:<id> (a person's own key).",
+        ),
+    ] = "instance",
+) -> None:
+    """Create a signing key in $CFL_HOME/keys (private 0600, public .pub beside it).
+
+    The instance key is also created by the first record written; a person's key only here.
+    """
+    from cfl.keys import Keyring
+
+    try:
+        keyring = Keyring.default()
+        key, created = keyring.init(actor)
+    except CFLError as exc:
+        _fail(exc)
+    verb = "created" if created else "exists"
+    console.print(
+        f"{key.public.signs_for} key {key.key_id} {verb} in {keyring.folder}", markup=False
+    )
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List this installation's public keys: id, who it signs for, when it was made."""
+    from cfl.keys import Keyring
+
+    try:
+        keyring = Keyring.default()
+        found = keyring.public_keys()
+    except CFLError as exc:
+        _fail(exc)
+    if not found:
+        console.print(f"No keys in {keyring.folder} yet; the first record written creates one.")
+        return
+    table = Table(title=f"Keys in {keyring.folder}")
+    for column in ("key id", "signs for", "created", "host"):
+        table.add_column(column, no_wrap=column == "key id")
+    for key in found:
+        table.add_row(key.key_id, key.signs_for, key.created, key.host)
+    console.print(table)
+
+
+@keys_app.command("export")
+def keys_export(
+    folder: Annotated[Path, typer.Argument(metavar="DIR", help="Where to copy the .pub files.")],
+) -> None:
+    """Copy the public keys (never the private ones) to DIR, for whoever verifies offline."""
+    from cfl.keys import Keyring
+
+    try:
+        written = Keyring.default().export(folder)
+    except CFLError as exc:
+        _fail(exc)
+    for path in written:
+        console.print(f"wrote {path}")
 
 
 def _add_plugin_commands() -> None:

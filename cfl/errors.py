@@ -15,7 +15,8 @@ Callers choose what to do by the branch they catch, so the tree is drawn by what
     ├── SafetyInterlock      a safety rule stopped the step; never retried automatically
     ├── AgentError           a co-scientist or judge could not do its part this round; the
     │                        loop goes on without it (``agents.errors`` has the model errors)
-    └── LedgerTampered       the record chain does not verify; stop and investigate
+    └── LedgerTampered       the ledger does not verify (``seq``, ``tree_size`` and ``kind`` say
+                             where and what); stop and investigate
 
 Context travels as keyword-only attributes so a handler never parses a message. Errors from
 third-party libraries are translated once, where they enter CFL, with ``raise ... from exc``.
@@ -139,10 +140,28 @@ class SafetyInterlock(CFLError):
 
 
 class LedgerTampered(CFLError):
-    """The ledger does not verify: a record was edited, removed, reordered or truncated."""
+    """The ledger does not verify: stop and investigate.
 
-    def __init__(self, message: str, *, campaign: str, seq: int) -> None:
+    A record was edited, removed, reordered or cut, a signature does not match, two logs fork
+    from one head, or a timestamp is forged.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        campaign: str,
+        seq: int,
+        tree_size: int | None = None,
+        kind: str = "tampered",
+    ) -> None:
         super().__init__(message)
         self.campaign = campaign
         self.seq = seq
-        """Sequence number of the first record that fails verification."""
+        """Sequence number of the first record that fails verification (for a tree head: the
+        last record it covers)."""
+        self.tree_size = tree_size
+        """Size of the signed tree head that fails, when the problem is with a tree head."""
+        self.kind = kind
+        """What was found: ``edited``, ``removed``, ``reordered``, ``truncated``, ``forked``,
+        ``bad-signature``, ``unknown-key``, ``timestamp``, ... (``tampered`` when unsaid)."""

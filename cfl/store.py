@@ -1,23 +1,36 @@
 """The store: campaigns and their ledger records, on SQLite by default or PostgreSQL by URL.
 
-Two tables. ``record`` holds every sealed ledger record, primary key ``(campaign_id, seq)``, with
+Four tables. ``record`` holds every sealed ledger record, primary key ``(campaign_id, seq)``, with
 the payload kept as the exact canonical JSON text that was hashed (a JSON column would let the
-database re-encode it). ``campaign`` indexes campaigns and keeps each one's chain head, updated in
-the same transaction as the records it covers. Appends are conditional on the head the writer last
-saw, so two processes can never fork one campaign's chain: the second writer gets
-:class:`ConcurrentWriter` and nothing is written.
+database re-encode it); a v2 record keeps the canonical JSON of all its other hashed fields in
+``meta`` (so its hash is recomputed from the two stored texts, without serialising anything), its
+signature in ``sig``, and ``v`` says which format a row is. ``campaign`` indexes campaigns
+and keeps each one's chain head, updated in the same transaction as the records it covers.
+``tree_head`` keeps the signed Merkle tree heads (:class:`cfl.ledger.TreeHead`), written in the
+same transaction as the records they cover, with an RFC 3161 token added later if one is got.
+``ledger_key`` lists the public keys that signed records here (for exports; a verifier trusts only
+the keys it is given). Appends are conditional on the head the writer last saw, so two processes
+can never fork one campaign's chain: the second writer gets :class:`ConcurrentWriter` and nothing
+is written.
+
+Stores written before signatures (v1: no ``v``, ``meta``, ``sig`` columns, no ``tree_head`` or
+``ledger_key`` tables) are upgraded in place when opened: the tables are created and the three
+nullable columns added (``v`` defaults to 1), nothing else changes, and their records verify as
+v1. A campaign started then continues with signed v2 records.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import JsonValue
 from sqlalchemy import (
     Column,
     Connection,
@@ -25,17 +38,20 @@ from sqlalchemy import (
     Engine,
     Text,
     event,
+    inspect,
+    text,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
 from cfl.canonical import canonical_json
-from cfl.errors import CFLError, NotFound, SpecError
-from cfl.ledger import Record
+from cfl.errors import CFLError, LedgerTampered, NotFound, SpecError
+from cfl.keys import PublicKey
+from cfl.ledger import V2_FIELDS, Entry, Record, TreeHead, stored_texts
 
-__all__ = ["CampaignInfo", "ConcurrentWriter", "Store"]
+__all__ = ["CampaignInfo", "ConcurrentWriter", "Snapshot", "Store"]
 
 
 class ConcurrentWriter(CFLError):
@@ -87,6 +103,41 @@ class RecordRow(SQLModel, table=True):
     payload: str = Field(sa_column=Column(Text, nullable=False))
     prev: str
     hash: str
+    v: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    meta: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    sig: str | None = None
+
+
+class TreeHeadRow(SQLModel, table=True):
+    __tablename__ = "tree_head"
+
+    campaign_id: str = Field(primary_key=True, foreign_key="campaign.id")
+    size: int = Field(primary_key=True)
+    root: str
+    ts: str
+    key_id: str
+    sig: str
+    timestamp_token: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    """Canonical JSON of the RFC 3161 token (``TimestampToken.to_json()``), once one is got."""
+
+
+class KeyRow(SQLModel, table=True):
+    __tablename__ = "ledger_key"
+
+    key_id: str = Field(primary_key=True)
+    signs_for: str
+    public_key: str
+    """Base64 of the 32 raw bytes."""
+    created: str
+    host: str
+
+
+_V2_COLUMNS = {
+    "v": "INTEGER NOT NULL DEFAULT 1",
+    "meta": "TEXT",
+    "sig": "TEXT",
+}
+"""Columns a v1 store's ``record`` table lacks, with their SQL types (same on both backends)."""
 
 
 @dataclass(frozen=True)
@@ -103,39 +154,78 @@ class CampaignInfo:
     head_hash: str
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """A campaign as of one moment: its row (with the head), records and signed tree heads."""
+
+    info: CampaignInfo
+    rows: list[tuple[Any, ...]]
+    """The records' rows as stored (:data:`_RECORD_COLUMNS`)."""
+    heads: list[TreeHead]
+
+    @functools.cached_property
+    def records(self) -> list[Record]:
+        """The records, payloads parsed."""
+        return [_record(r) for r in self.rows]
+
+    def entries(self) -> list[Entry]:
+        """The records as verification reads them, both texts as stored."""
+        return [Entry.from_row(r) for r in self.rows]
+
+    @property
+    def hashes(self) -> list[str]:
+        """The records' hashes, in order (the Merkle tree's leaves)."""
+        return [r[7] for r in self.rows]
+
+
 def _info(row: CampaignRow) -> CampaignInfo:
     return CampaignInfo(**row.model_dump())
 
 
-def _row(record: Record) -> RecordRow:
-    return RecordRow(
-        campaign_id=record.campaign,
-        seq=record.seq,
-        type=record.type,
-        ts=record.ts,
-        actor=record.actor,
-        payload=canonical_json(record.payload),
-        prev=record.prev,
-        hash=record.hash,
-    )
+def _info_of(mapping: Any) -> CampaignInfo:
+    """A campaign's info from a Core row of the ``campaign`` table."""
+    return CampaignInfo(**{f: mapping[f] for f in CampaignInfo.__dataclass_fields__})
 
 
 def _row_tuple(record: Record) -> tuple[Any, ...]:
+    if record.v == 1:
+        payload, fields = canonical_json(record.payload), None
+    else:
+        payload, fields = stored_texts(record)
     return (
         record.campaign,
         record.seq,
         record.type,
         record.ts,
         record.actor,
-        canonical_json(record.payload),
+        payload,
         record.prev,
         record.hash,
+        record.v,
+        fields,
+        record.sig,
     )
 
 
+def _head_tuple(head: TreeHead) -> tuple[Any, ...]:
+    token = None if head.timestamp_token is None else canonical_json(head.timestamp_token)
+    return (head.campaign, head.size, head.root, head.ts, head.key, head.sig, token)
+
+
+_RECORD_COLUMNS = "campaign_id, seq, type, ts, actor, payload, prev, hash, v, meta, sig"
+_HEAD_COLUMNS = "campaign_id, size, root, ts, key_id, sig, timestamp_token"
+
+
 @functools.cache
-def _hot_statements(paramstyle: str) -> tuple[str, str]:
-    """The append path's two statements in the driver's placeholder style."""
+def _select_records(paramstyle: str) -> str:
+    """``SELECT`` of a campaign's records in ``seq`` order, in the driver's placeholder style."""
+    mark = "?" if paramstyle == "qmark" else "%s"
+    return f"SELECT {_RECORD_COLUMNS} FROM record WHERE campaign_id = {mark} ORDER BY seq"
+
+
+@functools.cache
+def _hot_statements(paramstyle: str) -> tuple[str, str, str]:
+    """The append path's three statements in the driver's placeholder style."""
     mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(paramstyle)
     if mark is None:
         raise CFLError(f"unsupported database driver parameter style {paramstyle!r}")
@@ -143,21 +233,51 @@ def _hot_statements(paramstyle: str) -> tuple[str, str]:
         f"UPDATE campaign SET head_seq = {mark}, head_hash = {mark}, updated_at = {mark}, "
         f"finished = {mark} WHERE id = {mark} AND head_seq = {mark} AND head_hash = {mark}"
     )
-    columns = "campaign_id, seq, type, ts, actor, payload, prev, hash"
-    insert_sql = f"INSERT INTO record ({columns}) VALUES ({', '.join([mark] * 8)})"
-    return move, insert_sql
+    insert_sql = f"INSERT INTO record ({_RECORD_COLUMNS}) VALUES ({', '.join([mark] * 11)})"
+    head_sql = f"INSERT INTO tree_head ({_HEAD_COLUMNS}) VALUES ({', '.join([mark] * 7)})"
+    return move, insert_sql, head_sql
 
 
-def _record(row: RecordRow) -> Record:
-    return Record(
-        campaign=row.campaign_id,
-        seq=row.seq,
-        type=row.type,
-        ts=row.ts,
-        actor=row.actor,
-        payload=json.loads(row.payload),
-        prev=row.prev,
-        hash=row.hash,
+def _record(row: Any) -> Record:
+    """A record from a ``SELECT`` of :data:`_RECORD_COLUMNS`.
+
+    Built without validation: a store read is verified by hash (and signature) before anything
+    relies on it, and validating every JSON value costs more than reading the row.
+    """
+    campaign, seq, type_, ts, actor, payload, prev, digest, version, meta, sig = row
+    return Record.model_construct(
+        campaign=campaign,
+        seq=seq,
+        type=type_,
+        ts=ts,
+        actor=actor,
+        payload=json.loads(payload),
+        prev=prev,
+        hash=digest,
+        v=1 if version is None else version,
+        meta={} if meta is None else {k: v for k, v in json.loads(meta).items() if k in V2_FIELDS},
+        sig=sig,
+    )
+
+
+def _tree_head(row: Any) -> TreeHead:
+    campaign, size, root, ts, key_id, sig, token = row
+    return TreeHead(
+        campaign=campaign,
+        size=size,
+        root=root,
+        ts=ts,
+        key=key_id,
+        sig=sig,
+        timestamp_token=None if token is None else json.loads(token),
+    )
+
+
+def _sqlite_time(m: datetime) -> str:
+    """``m`` as SQLAlchemy stores datetimes in SQLite (strftime costs as much as the insert)."""
+    return (
+        f"{m.year:04d}-{m.month:02d}-{m.day:02d} {m.hour:02d}:{m.minute:02d}:{m.second:02d}"
+        f".{m.microsecond:06d}"
     )
 
 
@@ -170,6 +290,37 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def _head_row(head: TreeHead) -> TreeHeadRow:
+    return TreeHeadRow(
+        campaign_id=head.campaign,
+        size=head.size,
+        root=head.root,
+        ts=head.ts,
+        key_id=head.key,
+        sig=head.sig,
+        timestamp_token=None
+        if head.timestamp_token is None
+        else canonical_json(head.timestamp_token),
+    )
+
+
+def _upgrade_v1(engine: Engine) -> None:
+    """Add the v2 columns to a v1 store's ``record`` table (module docstring)."""
+    present = {c["name"] for c in inspect(engine).get_columns("record")}
+    missing = [name for name in _V2_COLUMNS if name not in present]
+    if not missing:
+        return
+    try:
+        with engine.begin() as conn:
+            for name in missing:
+                conn.exec_driver_sql(f"ALTER TABLE record ADD COLUMN {name} {_V2_COLUMNS[name]}")
+    except (OperationalError, ProgrammingError):
+        # Another process upgraded it at the same moment; fine if the columns are there now.
+        present = {c["name"] for c in inspect(engine).get_columns("record")}
+        if not set(_V2_COLUMNS) <= present:
+            raise
 
 
 class Store:
@@ -223,6 +374,7 @@ class Store:
             )
         try:
             SQLModel.metadata.create_all(engine)
+            _upgrade_v1(engine)
         except OperationalError as exc:
             raise CFLError(f"cannot open the store at {parsed!r}: {exc.orig}") from exc
         return cls(engine)
@@ -239,8 +391,10 @@ class Store:
             self._writer = self.engine.connect()
         return self._writer
 
-    def create_campaign(self, *, name: str, spec_hash: str, first: Record) -> None:
-        """Add a campaign and its first record, atomically.
+    def create_campaign(
+        self, *, name: str, spec_hash: str, first: Record, tree_head: TreeHead | None = None
+    ) -> None:
+        """Add a campaign and its first record (and a tree head over it), atomically.
 
         Raises:
             ConcurrentWriter: a campaign with that id exists already.
@@ -259,13 +413,28 @@ class Store:
             with Session(self.engine) as session:
                 session.add(row)
                 session.flush()
-                session.add(_row(first))
+                session.add(
+                    RecordRow(
+                        **dict(zip(_RECORD_COLUMNS.split(", "), _row_tuple(first), strict=True))
+                    )
+                )
+                if tree_head is not None:
+                    session.add(_head_row(tree_head))
                 session.commit()
         except IntegrityError as exc:
             raise ConcurrentWriter(f"campaign {first.campaign} already exists") from exc
 
-    def append(self, records: Sequence[Record], *, finished: bool = False) -> None:
+    def append(
+        self,
+        records: Sequence[Record],
+        *,
+        finished: bool = False,
+        tree_head: TreeHead | None = None,
+    ) -> None:
         """Append records to one campaign's chain and move its head, atomically.
+
+        With ``tree_head``, that signed head (over the log including these records) is stored in
+        the same transaction.
 
         Raises:
             ConcurrentWriter: the head moved since ``records[0].prev`` was read.
@@ -276,7 +445,7 @@ class Store:
         # This runs twice for every device command, so it talks to the driver directly with two
         # statements rendered once per dialect: the ORM's unit of work cost five times the commit
         # itself, and SQLAlchemy Core's per-call compilation bookkeeping still twice.
-        move, insert_sql = _hot_statements(self.engine.dialect.paramstyle)
+        move, insert_sql, head_sql = _hot_statements(self.engine.dialect.paramstyle)
         connection = self._writing()
         now = datetime.now(UTC).replace(tzinfo=None)
         try:
@@ -288,7 +457,7 @@ class Store:
                         (
                             last.seq,
                             last.hash,
-                            now.strftime("%Y-%m-%d %H:%M:%S.%f") if self._sqlite else now,
+                            _sqlite_time(now) if self._sqlite else now,
                             finished,
                             campaign,
                             first.seq - 1,
@@ -301,6 +470,8 @@ class Store:
                             "loaded; stop the other `cfl run` or reload the campaign"
                         )
                     cursor.executemany(insert_sql, [_row_tuple(r) for r in records])
+                    if tree_head is not None:
+                        cursor.execute(head_sql, _head_tuple(tree_head))
                 finally:
                     cursor.close()
         except self._integrity_errors as exc:
@@ -328,15 +499,172 @@ class Store:
                 )
             return _info(row)
 
+    def snapshot(self, campaign_id: str) -> Snapshot:
+        """A campaign's row, records and tree heads as of one moment.
+
+        Read in one transaction with a stable snapshot (SQLite: a read transaction; PostgreSQL:
+        ``REPEATABLE READ``), so a writer appending meanwhile can never make the records look
+        longer or shorter than the head kept beside them.
+
+        Raises:
+            NotFound: no such campaign.
+        """
+        connection = self.engine.connect()
+        if not self._sqlite:
+            connection = connection.execution_options(isolation_level="REPEATABLE READ")
+        table = SQLModel.metadata.tables["campaign"]
+        with connection as conn, conn.begin():
+            if self._sqlite:
+                conn.exec_driver_sql("BEGIN")  # pysqlite would not open one for reads
+            row = conn.execute(table.select().where(table.c.id == campaign_id)).first()
+            info = None if row is None else _info_of(row._mapping)
+            # The driver's own cursor: a hundred thousand rows through SQLAlchemy's Row objects
+            # cost more than verifying their hashes.
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute(_select_records(self.engine.dialect.paramstyle), (campaign_id,))
+                rows: list[tuple[Any, ...]] = [tuple(r) for r in cursor.fetchall()]
+            finally:
+                cursor.close()
+            heads = [
+                _tree_head(r)
+                for r in conn.execute(
+                    text(
+                        f"SELECT {_HEAD_COLUMNS} FROM tree_head WHERE campaign_id = :c "
+                        "ORDER BY size"
+                    ),
+                    {"c": campaign_id},
+                )
+            ]
+        if info is None:
+            return Snapshot(self.campaign(campaign_id), rows, heads)  # raises NotFound
+        return Snapshot(info, rows, heads)
+
     def records(self, campaign_id: str) -> list[Record]:
         """A campaign's records in stored ``seq`` order."""
-        with Session(self.engine) as session:
-            rows = session.exec(
-                select(RecordRow)
-                .where(col(RecordRow.campaign_id) == campaign_id)
-                .order_by(col(RecordRow.seq))
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(f"SELECT {_RECORD_COLUMNS} FROM record WHERE campaign_id = :c ORDER BY seq"),
+                {"c": campaign_id},
             )
             return [_record(r) for r in rows]
+
+    def record(self, campaign_id: str, seq: int) -> Record:
+        """One record.
+
+        Raises:
+            NotFound: the campaign has no record ``seq``.
+        """
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                text(f"SELECT {_RECORD_COLUMNS} FROM record WHERE campaign_id = :c AND seq = :s"),
+                {"c": campaign_id, "s": seq},
+            ).first()
+        if row is None:
+            raise NotFound(f"campaign {campaign_id} has no record #{seq}", name=f"{seq}")
+        return _record(row)
+
+    def record_hashes(self, campaign_id: str) -> list[str]:
+        """The hashes of a campaign's records in ``seq`` order (the Merkle tree's leaves)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT hash FROM record WHERE campaign_id = :c ORDER BY seq"),
+                {"c": campaign_id},
+            )
+            return [r[0] for r in rows]
+
+    # -- tree heads and keys -------------------------------------------------------------------
+
+    def tree_heads(self, campaign_id: str) -> list[TreeHead]:
+        """A campaign's signed tree heads, by size."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(f"SELECT {_HEAD_COLUMNS} FROM tree_head WHERE campaign_id = :c ORDER BY size"),
+                {"c": campaign_id},
+            )
+            return [_tree_head(r) for r in rows]
+
+    def add_tree_head(self, head: TreeHead) -> TreeHead:
+        """Keep a signed tree head; the one already kept if there is one of that size and root.
+
+        Raises:
+            LedgerTampered: a head of that size with another root is kept: two different logs.
+        """
+        try:
+            with Session(self.engine) as session:
+                session.add(_head_row(head))
+                session.commit()
+            return head
+        except IntegrityError:
+            pass
+        kept = next((h for h in self.tree_heads(head.campaign) if h.size == head.size), None)
+        if kept is None:  # the campaign itself is missing (foreign key)
+            raise NotFound(f"no campaign {head.campaign!r}", name=head.campaign) from None
+        if kept.root != head.root:
+            raise LedgerTampered(
+                f"campaign {head.campaign}: a tree head of size {head.size} with root "
+                f"{kept.root[:12]}... is kept, and now one with root {head.root[:12]}...: two "
+                "different logs (a fork)",
+                campaign=head.campaign,
+                seq=head.size,
+                tree_size=head.size,
+                kind="forked",
+            )
+        return kept
+
+    def set_timestamp_token(
+        self, campaign_id: str, size: int, token: Mapping[str, JsonValue]
+    ) -> None:
+        """Attach an RFC 3161 token (``TimestampToken.to_json()``) to a kept tree head.
+
+        Raises:
+            NotFound: no tree head of that size.
+        """
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                text(
+                    "UPDATE tree_head SET timestamp_token = :t WHERE campaign_id = :c AND size = :s"
+                ),
+                {"t": canonical_json(dict(token)), "c": campaign_id, "s": size},
+            )
+        if done.rowcount != 1:
+            raise NotFound(
+                f"campaign {campaign_id} has no tree head of size {size}", name=f"{size}"
+            )
+
+    def register_key(self, key: PublicKey) -> None:
+        """List a public key that signs records here (kept once; informative for exports)."""
+        row = KeyRow(
+            key_id=key.key_id,
+            signs_for=key.signs_for,
+            public_key=base64.b64encode(key.public_key).decode("ascii"),
+            created=key.created,
+            host=key.host,
+        )
+        try:
+            with Session(self.engine) as session:
+                session.add(row)
+                session.commit()
+        except IntegrityError:
+            pass
+
+    def public_keys(self) -> list[PublicKey]:
+        """The public keys registered here.
+
+        Untrusted: anyone who can write the store can add one; a verifier trusts only the keys
+        it is given.
+        """
+        with Session(self.engine) as session:
+            rows = session.exec(select(KeyRow).order_by(col(KeyRow.key_id))).all()
+        return [
+            PublicKey(
+                public_key=base64.b64decode(r.public_key),
+                signs_for=r.signs_for,
+                created=r.created,
+                host=r.host,
+            )
+            for r in rows
+        ]
 
     def next_campaign_id(self, name: str) -> str:
         """``<name>-<n>`` with ``n`` one past the campaigns of that name so far."""

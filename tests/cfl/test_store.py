@@ -40,7 +40,7 @@ from cfl.models import Experiment, ExperimentStatus, Observation
 from cfl.runner import open_or_create, run_campaign
 from cfl.settings import Settings
 from cfl.spec import CampaignSpec, load_spec
-from cfl.store import ConcurrentWriter, RecordRow, Store
+from cfl.store import CampaignInfo, ConcurrentWriter, RecordRow, Store
 from tests.conftest import REPO, demo_spec_data, write_spec
 from tests.postgres import PostgresServer, free_port
 
@@ -168,7 +168,7 @@ def test_open_creates_tables_and_a_second_open_sees_the_same_data(store_url: str
     store = Store.open(store_url)
     try:
         schema = inspect(store.engine)
-        assert {"campaign", "record"} <= set(schema.get_table_names())
+        assert {"campaign", "record", "tree_head", "ledger_key"} <= set(schema.get_table_names())
         assert {c["name"] for c in schema.get_columns("record")} == {
             "campaign_id",
             "seq",
@@ -178,6 +178,9 @@ def test_open_creates_tables_and_a_second_open_sees_the_same_data(store_url: str
             "payload",
             "prev",
             "hash",
+            "v",
+            "meta",
+            "sig",
         }
         assert schema.get_pk_constraint("record")["constrained_columns"] == ["campaign_id", "seq"]
         assert schema.get_pk_constraint("campaign")["constrained_columns"] == ["id"]
@@ -794,3 +797,38 @@ def test_cli_run_uses_postgresql_from_cfl_database_url(postgres_url: str, tmp_pa
         store.close()
     assert not (home / "cfl.db").exists()
     assert not list(tmp_path.rglob("*.db"))
+
+
+def test_a_snapshot_never_sees_records_past_the_head_it_read(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer appending while a reader loads must not make the chain look extended or cut."""
+    reader, writer = Store.open(store_url), Store.open(store_url)
+    try:
+        first = create(writer, "c-1")
+        more = chain("c-1", [{"n": n} for n in range(1, 5)], after=first)
+        writer.append(more[:2])
+        read_info = cfl.store._info_of
+
+        def write_meanwhile(row: Any) -> CampaignInfo:
+            writer.append(more[2:])  # between reading the head and reading the records
+            return read_info(row)
+
+        monkeypatch.setattr(cfl.store, "_info_of", write_meanwhile)
+        snapshot = reader.snapshot("c-1")
+        monkeypatch.setattr(cfl.store, "_info_of", read_info)
+        assert (snapshot.info.head_seq, len(snapshot.records)) == (3, 3)
+        assert (
+            verify_chain(
+                snapshot.records,
+                campaign="c-1",
+                head=(snapshot.info.head_seq, snapshot.info.head_hash),
+            )
+            == 3
+        )
+        assert len(reader.snapshot("c-1").records) == 5
+        with pytest.raises(NotFound):
+            reader.snapshot("nope")
+    finally:
+        reader.close()
+        writer.close()
