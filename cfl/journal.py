@@ -326,6 +326,27 @@ class Journal:
             listener(head)
         return head
 
+    def stamp_head(self) -> TreeHead | None:
+        """Have the configured RFC 3161 authority (``CFL_TSA_URL``) stamp the latest tree head.
+
+        Signs a head over every record first if none covers them. The token is kept with the
+        head, so a bundle or ``cfl ledger verify`` can show the log existed by then.
+
+        Returns:
+            The stamped head, or ``None`` when no authority is configured (said once).
+
+        Raises:
+            TimestampUnavailable: the authority did not answer or refused.
+        """
+        from cfl.timestamp import stamp_configured  # httpx and asn1crypto, only when stamping
+
+        head = self.sign_head() or self._store.tree_heads(self._campaign.id)[-1]
+        token = stamp_configured(head.timestamp_data())
+        if token is None:
+            return None
+        self._store.set_timestamp_token(self._campaign.id, head.size, token.to_json())
+        return head.model_copy(update={"timestamp_token": token.to_json()})
+
     def _signer(self, actor: str) -> SigningKey:
         key = self.keys.signer_for(actor)
         self._register(key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ from cfl.registry import PluginGroup, load_plugin
 from cfl.settings import Settings
 from cfl.spec import CampaignSpec
 from cfl.store import Store
+from cfl.timestamp import TimestampUnavailable, load_tsa_settings
 from cfl.tournament import HypothesisJudge
 
 __all__ = ["Started", "open_or_create", "run_campaign"]
@@ -34,6 +36,9 @@ class Started:
 
     journal: Journal
     resumed: bool
+
+
+logger = logging.getLogger(__name__)
 
 
 def _build(group: PluginGroup, name: str, spec: CampaignSpec, field: str) -> object:
@@ -120,4 +125,11 @@ def run_campaign(
                     with contextlib.suppress(Exception):  # closing must not hide the real error
                         await device.close()
 
-    return run_on_clock(main, clock=clock, kind=spec.lab.clock)
+    tsa = load_tsa_settings()  # a malformed CFL_TSA_* is bad input: refused before the run
+    campaign = run_on_clock(main, clock=clock, kind=spec.lab.clock)
+    if campaign.finished is not None and tsa.url is not None:
+        try:
+            journal.stamp_head()
+        except TimestampUnavailable as exc:  # the log stands; a later `cfl ledger head` stamps
+            logger.warning("the final tree head of %s was not time-stamped: %s", campaign.id, exc)
+    return campaign
