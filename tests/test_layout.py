@@ -21,7 +21,7 @@ SIBLINGS = {"cfl", "agents", "instruments", "robots", "benchmarks", "flows", "le
 MAY_IMPORT = {
     "cfl": set(),
     "instruments": {"cfl"},
-    "robots": {"cfl", "instruments"},  # robots/sila reuses the SiLA 2 plumbing of instruments
+    "robots": {"cfl"},
     "agents": {"cfl"},
     "benchmarks": {"cfl", "instruments"},
     "flows": SIBLINGS - {"flows"},

@@ -34,8 +34,8 @@ import typer
 from cfl.errors import SpecError
 from cfl.lab import Lab
 from cfl.spec import load_lab
-from instruments.sila.client import split_address
-from instruments.sila.loop import DeviceLoop
+from cfl.wire.address import split_address
+from cfl.wire.loop import DeviceLoop
 from instruments.sila.progress import TrackingClock
 from instruments.sila.server import DeviceServer
 

@@ -39,6 +39,7 @@ from sila2.framework import (
 )
 
 from cfl.errors import CFLError, DeviceDisconnected, DeviceFault
+from cfl.wire.address import DIALLING, split_address
 from instruments.sila.codec import ERROR_CLASSES, error_from_wire
 
 __all__ = ["ProgressCallback", "SilaConnection", "split_address"]
@@ -47,25 +48,6 @@ ProgressCallback = Callable[[float], None]
 """Receives an observable command's progress, from 0 to 1."""
 
 _FIRST_POLL_S = 0.01
-
-
-DIALLING = threading.Lock()
-"""Held while a ``SilaClient`` is built. ``sila2`` 0.14 compiles each feature's protobuf module
-per client, through ``sys.modules`` and not thread-safely: two clients built at once fail with
-``KeyError('<Feature>_pb2')``. Every SiLA 2 client in the process (instruments, robots) takes it."""
-
-
-def split_address(address: str) -> tuple[str, int]:
-    """``"127.0.0.1:50052"`` -> ``("127.0.0.1", 50052)``; ``"[::1]:50052"`` works too.
-
-    Raises:
-        ValueError: not ``host:port`` with a port from 1 to 65535.
-    """
-    host, sep, port = address.rpartition(":")
-    host = host.removeprefix("[").removesuffix("]")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"{address!r} is not host:port (e.g. 127.0.0.1:50052)")
-    return host, int(port)
 
 
 class SilaConnection:

@@ -37,7 +37,8 @@ from cfl.clock import VirtualTimeEventLoop
 from cfl.devices import DeviceContext, Reading, parse_options
 from cfl.errors import DeviceFault, SpecError
 from cfl.space import ParamValue
-from instruments.sila.client import SilaConnection, split_address
+from cfl.wire.address import split_address
+from instruments.sila.client import SilaConnection
 from instruments.sila.codec import conditions_to_wire, reading_from_wire
 
 __all__ = ["ProgressListener", "SilaDevice", "SilaOptions"]

@@ -33,7 +33,7 @@ from functools import cache
 from sila2.framework import Feature
 
 from cfl.devices import Doses, Heats, Measures, Reacts, Stoppable, Transfers
-from instruments.sila.fdl import (
+from cfl.wire.fdl import (
     INTEGER,
     REAL,
     STRING,

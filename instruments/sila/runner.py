@@ -1,7 +1,7 @@
 """Runs a served device's commands for ``sila2``'s servicer threads, and translates its errors.
 
 A SiLA 2 call arrives on a ``sila2`` thread. :class:`CommandRunner` submits the device coroutine to
-the :class:`~instruments.sila.loop.DeviceLoop`, reports progress while it runs (observable
+the :class:`~cfl.wire.loop.DeviceLoop`, reports progress while it runs (observable
 commands), and turns what the device raised into what the wire carries, once, here:
 
 * a CFL error the command defines (``DeviceFault``, ``ReadingOutOfRange``, ``DeviceTimeout``,
@@ -25,10 +25,10 @@ from sila2.framework import DefinedExecutionError
 from sila2.server import ObservableCommandInstance
 
 from cfl.errors import CFLError, DeviceDisconnected, DeviceFault
+from cfl.wire.fdl import FeatureDefinition
+from cfl.wire.loop import DeviceLoop
 from instruments.sila.codec import error_identifier, error_to_wire
-from instruments.sila.fdl import FeatureDefinition
 from instruments.sila.features import sila_feature
-from instruments.sila.loop import DeviceLoop
 from instruments.sila.progress import CommandTimer, EstimatesDuration, ProgressMeter, timed
 
 __all__ = ["CommandRunner"]

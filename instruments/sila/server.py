@@ -3,7 +3,7 @@
 :class:`DeviceServer` looks at what the device is (``isinstance`` on the protocols of
 :mod:`cfl.devices`) and implements exactly those features of :mod:`instruments.sila.features`,
 plus ``DeviceInfo``. The device's coroutines run on a shared
-:class:`~instruments.sila.loop.DeviceLoop`; ``sila2`` serves calls on its own threads.
+:class:`~cfl.wire.loop.DeviceLoop`; ``sila2`` serves calls on its own threads.
 
 Faults injected into a simulator (:mod:`cfl.faults`) reach the client as they would from a real
 device: ``timeout`` as the ``DeviceTimeout`` error, ``out_of_range`` as a reading with absurd
@@ -28,8 +28,8 @@ from types import TracebackType
 from sila2.server import SilaServer
 
 from cfl.errors import SpecError
+from cfl.wire.loop import DeviceLoop
 from instruments.sila.features import CAPABILITIES, DEVICE_INFO, Capability, sila_feature
-from instruments.sila.loop import DeviceLoop
 from instruments.sila.runner import CommandRunner
 from instruments.sila.servicers import IMPLEMENTATIONS, DeviceInfoImpl
 

@@ -1,7 +1,7 @@
 """The KAPEX robot as SiLA 2 features (originator ``com.kapex``, category ``robot``).
 
 Three features, one per channel of the robot contract (``robots/kapex/README.md``), written with
-:mod:`instruments.sila.fdl` like CFL's instrument features:
+:mod:`cfl.wire.fdl` like CFL's instrument features:
 
 * ``RobotLease`` (``com.kapex/robot/RobotLease/v1``): ``Acquire``, ``Renew``, ``Release``.
 * ``RobotEStop``: ``Engage``, ``Clear`` and the property ``State``; no lease needed, and served
@@ -41,7 +41,11 @@ Wire shapes:
 
 from __future__ import annotations
 
-from instruments.sila.fdl import (
+from functools import cache
+
+from sila2.framework import Feature
+
+from cfl.wire.fdl import (
     INTEGER,
     REAL,
     STRING,
@@ -64,6 +68,7 @@ __all__ = [
     "ROBOT_ESTOP",
     "ROBOT_GOALS",
     "ROBOT_LEASE",
+    "sila_feature",
 ]
 
 ORIGINATOR = "com.kapex"
@@ -264,3 +269,12 @@ ROBOT_GOALS = _feature(
 
 FEATURES = (ROBOT_LEASE, ROBOT_ESTOP, ROBOT_GOALS)
 """The features a served KAPEX implements."""
+
+
+@cache
+def sila_feature(definition: FeatureDefinition) -> Feature:
+    """The ``sila2`` feature object of ``definition``, compiled once per process.
+
+    Compiling runs protoc and validates the FDL against the XSD (tens of milliseconds).
+    """
+    return Feature(definition.xml())

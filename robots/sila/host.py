@@ -1,7 +1,7 @@
 """The served robot's side: the simulator's calls run on its loop, in real seconds, goals logged.
 
 ``sila2`` serves each call on a thread of its own; the :class:`~robots.sim.kinematic.KinematicSim`
-lives on a :class:`~instruments.sila.loop.DeviceLoop` (its goals are tasks there, its events
+lives on a :class:`~cfl.wire.loop.DeviceLoop` (its goals are tasks there, its events
 asyncio queues). :class:`RobotHost` is what the servicers (:mod:`robots.sila.servicers`) call: it
 runs each call on the loop and waits for it, and it converts times and keeps goals' events.
 
@@ -31,7 +31,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from instruments.sila.loop import DeviceLoop
+from cfl.wire.loop import DeviceLoop
 from robots.contract import ErrorCode, GoalStatus, RobotError, StopLevel
 from robots.messages import (
     CancelResponse,

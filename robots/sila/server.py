@@ -3,7 +3,7 @@
 :class:`RobotServer` puts one :class:`~robots.sim.kinematic.KinematicSim` behind the features of
 :mod:`robots.sila.features`; a client reaches it with ``transport: sila``
 (:class:`robots.sila.transport.SilaTransport`) exactly as it would reach a real robot's server.
-The simulator runs on a :class:`~instruments.sila.loop.DeviceLoop` shared with the lab's other
+The simulator runs on a :class:`~cfl.wire.loop.DeviceLoop` shared with the lab's other
 served devices (one clock, one bench), through a :class:`~robots.sila.host.RobotHost`, which also
 converts times between the sped-up clock and the real seconds of the wire.
 
@@ -26,11 +26,11 @@ from types import TracebackType
 from sila2.server import SilaServer
 
 from cfl.errors import SpecError
-from instruments.sila.features import sila_feature
-from instruments.sila.loop import DeviceLoop
+from cfl.wire.loop import DeviceLoop
 from robots.kapex.driver import KapexDriver
 from robots.kapex.sim_transport import SimTransport
 from robots.sila import features as f
+from robots.sila.features import sila_feature
 from robots.sila.host import RobotHost
 from robots.sila.servicers import RobotEStopImpl, RobotGoalsImpl, RobotLeaseImpl
 from robots.sim.kinematic import KinematicSim

@@ -23,13 +23,13 @@ from sila2.server import (
     SilaServer,
 )
 
-from instruments.sila.fdl import FeatureDefinition
-from instruments.sila.features import sila_feature
+from cfl.wire.fdl import FeatureDefinition
 from robots.contract import RobotError, StopLevel
 from robots.messages import GoalRequest, GoalResult
 from robots.safety import SafetyPolicy
 from robots.sila import features as f
 from robots.sila.codec import from_wire, refusal_to_wire, to_wire
+from robots.sila.features import sila_feature
 from robots.sila.host import RobotHost
 
 __all__ = ["RobotEStopImpl", "RobotGoalsImpl", "RobotLeaseImpl"]

@@ -19,7 +19,7 @@ device errors (a Defined Execution Error it does not know becomes ``DeviceFault`
 buried in its text), follows observable commands by polling, without intermediate responses, and
 has no per-call timeout; a transport must raise ``RobotError``, ``TransportLost`` and
 ``TransportTimeout`` instead, and stream feedback. The address format is the same
-(:func:`instruments.sila.client.split_address`).
+(:func:`cfl.wire.address.split_address`).
 
 Errors are translated once, in :meth:`SilaTransport._call` and while following a goal:
 
@@ -60,7 +60,7 @@ from sila2.framework import (
 )
 
 from cfl.devices import DeviceContext
-from instruments.sila.client import DIALLING, split_address
+from cfl.wire.address import DIALLING, split_address
 from robots.contract import RobotError, StopLevel
 from robots.kapex.options import KapexOptions
 from robots.kapex.transport import TransportLost, TransportTimeout

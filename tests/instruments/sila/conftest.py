@@ -14,8 +14,8 @@ from cfl.bench import Bench
 from cfl.clock import LabClock
 from cfl.devices import DeviceContext
 from cfl.lab import Lab, LabSpec
+from cfl.wire.loop import DeviceLoop
 from instruments.sila.driver import SilaDevice
-from instruments.sila.loop import DeviceLoop
 from instruments.sila.progress import TrackingClock
 from instruments.sila.server import DeviceServer
 from instruments.sim.snar import SnarConditions, simulate_snar

@@ -19,7 +19,7 @@ from pydantic import JsonValue
 from cfl.bench import Bench
 from cfl.clock import LabClock, run_on_clock
 from cfl.devices import DeviceContext
-from instruments.sila.loop import DeviceLoop
+from cfl.wire.loop import DeviceLoop
 from instruments.sila.progress import TrackingClock
 from robots.kapex.client import KapexClient
 from robots.kapex.driver import KapexDriver

@@ -6,7 +6,7 @@ import asyncio
 
 from cfl.clock import LabClock
 from cfl.lab import Lab
-from instruments.sila.loop import DeviceLoop
+from cfl.wire.loop import DeviceLoop
 from robots.contract import ErrorCode, RobotError
 from robots.messages import GoalRequest
 from robots.sila.codec import refusal_from_wire, refusal_to_wire
