@@ -12,8 +12,8 @@ exactly what the uninterrupted one would have, and nothing is pickled.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -37,10 +37,23 @@ __all__ = ["Evaluation", "Planner", "RandomPlanner", "SkoptPlanner"]
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Conditions that were run and the score they earned (higher is better)."""
+    """Conditions that were run and the score they earned (higher is better).
+
+    ``score`` is what single-objective planners maximise (the campaign's weighted score).
+    Multi-objective planners read ``objectives`` instead: each objective's value, signed so that
+    higher is better. ``constraints`` are black-box limits only a measurement reveals, each
+    feasible when its value is ``<= 0``.
+    """
 
     params: Point
     score: float
+    objectives: Mapping[str, float] = field(default_factory=dict)
+    constraints: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def feasible(self) -> bool:
+        """Whether every black-box constraint was kept (true when there are none)."""
+        return all(v <= 0 for v in self.constraints.values())
 
 
 @runtime_checkable

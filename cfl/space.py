@@ -19,6 +19,7 @@ __all__ = [
     "CategoricalParameter",
     "ContinuousParameter",
     "IntegerParameter",
+    "LinearConstraint",
     "ParamValue",
     "Parameter",
     "Point",
@@ -145,10 +146,32 @@ Parameter: TypeAlias = Annotated[
 ]
 
 
+class LinearConstraint(_Frozen):
+    """A known linear limit on numeric parameters: ``sum(coefficients[name] * x[name]) <= upper``.
+
+    For limits known before any experiment (total flow rate, a volume that must fit the vial);
+    limits only a measurement reveals are black-box constraints, reported per evaluation
+    (:class:`cfl.planner.Evaluation`). Use negative coefficients for a lower limit.
+    """
+
+    coefficients: dict[str, float] = Field(min_length=1)
+    upper: float
+
+    def value(self, point: Mapping[str, ParamValue]) -> float:
+        """``sum(coefficients[name] * x[name])`` at ``point``."""
+        return math.fsum(c * float(point[n]) for n, c in self.coefficients.items())
+
+    def satisfied(self, point: Mapping[str, ParamValue], *, tolerance: float = 1e-9) -> bool:
+        """Whether ``point`` keeps the limit (``tolerance`` absorbs rounding)."""
+        return self.value(point) <= self.upper + tolerance
+
+
 class SearchSpace(_Frozen):
-    """The parameters a campaign may set, in a fixed order."""
+    """The parameters a campaign may set, in a fixed order, and the linear limits between them."""
 
     parameters: tuple[Parameter, ...] = Field(min_length=1)
+    constraints: tuple[LinearConstraint, ...] = ()
+    """Every point a planner proposes keeps all of these."""
 
     @field_validator("parameters")
     @classmethod
@@ -158,6 +181,35 @@ class SearchSpace(_Frozen):
         if duplicates:
             raise ValueError(f"parameter names must be unique, repeated: {duplicates}")
         return parameters
+
+    @model_validator(mode="after")
+    def _validate_constraints(self) -> SearchSpace:
+        numeric = {p.name for p in self.parameters if not isinstance(p, CategoricalParameter)}
+        for i, constraint in enumerate(self.constraints):
+            bad = sorted(set(constraint.coefficients) - numeric)
+            if bad:
+                raise ValueError(
+                    f"constraints[{i}] names {bad}, which are not numeric parameters of the "
+                    f"space; use some of {sorted(numeric)}"
+                )
+            lowest = sum(
+                c * (self._bound(n, low=c > 0)) for n, c in constraint.coefficients.items()
+            )
+            if lowest > constraint.upper:
+                raise ValueError(
+                    f"constraints[{i}] cannot be met anywhere in the bounds: its smallest value "
+                    f"is {lowest:g} > upper {constraint.upper:g}; raise upper or widen the bounds"
+                )
+        return self
+
+    def _bound(self, name: str, *, low: bool) -> float:
+        parameter = self.parameter(name)
+        assert not isinstance(parameter, CategoricalParameter)
+        return float(parameter.low if low else parameter.high)
+
+    def feasible(self, point: Mapping[str, ParamValue]) -> bool:
+        """Whether ``point`` keeps every linear constraint of the space."""
+        return all(c.satisfied(point) for c in self.constraints)
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -4,7 +4,13 @@ import pytest
 from pydantic import ValidationError
 
 from cfl.errors import SpecError
-from cfl.space import CategoricalParameter, ContinuousParameter, IntegerParameter, SearchSpace
+from cfl.space import (
+    CategoricalParameter,
+    ContinuousParameter,
+    IntegerParameter,
+    LinearConstraint,
+    SearchSpace,
+)
 
 
 def test_reversed_bounds_name_both_values_and_the_fix() -> None:
@@ -79,3 +85,22 @@ def test_parameter_lookup(mixed: SearchSpace) -> None:
     assert mixed.parameter("n") == IntegerParameter(name="n", low=1, high=5)
     with pytest.raises(SpecError, match="unknown parameter 'z'"):
         mixed.parameter("z")
+
+
+def test_linear_constraint_is_checked_on_points_and_against_the_bounds() -> None:
+    a = ContinuousParameter(name="a", low=0, high=1)
+    b = ContinuousParameter(name="b", low=0, high=2)
+    total = LinearConstraint(coefficients={"a": 1.0, "b": 1.0}, upper=1.5)
+    space = SearchSpace(parameters=(a, b), constraints=(total,))
+    assert total.value({"a": 0.25, "b": 1.0}) == 1.25
+    assert space.feasible({"a": 0.5, "b": 1.0})
+    assert not space.feasible({"a": 0.5, "b": 1.25})
+    with pytest.raises(ValueError, match=r"smallest value is -2 > upper -2\.5"):
+        SearchSpace(
+            parameters=(a, b),
+            constraints=(LinearConstraint(coefficients={"a": 1.0, "b": -1.0}, upper=-2.5),),
+        )
+    with pytest.raises(ValueError, match=r"names \['c'\], which are not numeric"):
+        SearchSpace(
+            parameters=(a, b), constraints=(LinearConstraint(coefficients={"c": 1.0}, upper=1),)
+        )
