@@ -17,6 +17,16 @@ bottom) read with ``b`` at its top and at its bottom: if it differs by that marg
 either side of the peak. Candidates are ranked by the size of the effect; at most ``per_round``
 are proposed per round.
 
+Evolution works on the best-rated hypotheses that are not refuted (Elo, then credence: the
+tournament's parents), in two moves the surrogate can check. *Merge*: two trends in one variable,
+the objective improving up to some value and worsening after it ("rises over 30-66", "falls over
+66-120"), say together that the best lies between, so they become a region hypothesis read off the
+partial dependence over the span of both. *Combine*: two effects in different numeric variables
+become an interaction hypothesis about that pair, if the model shows one (the generator proposes
+interactions by size over all pairs; combining asks about the pair the leaders name). Evolved
+drafts pass the same effect-size and ``min_z`` gates as generated ones; at most ``evolve`` per
+round, on top of ``per_round``.
+
 As a judge in the hypothesis tournament (:mod:`cfl.tournament`) it prefers the hypothesis whose
 prediction the data so far bear out better (:func:`cfl.evidence.weigh` on all experiments, not
 only those after registration: a judge gives a prior, the evidence that counts comes later).
@@ -48,7 +58,7 @@ from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 from threadpoolctl import threadpool_limits
 
 from cfl.evidence import weigh
-from cfl.hypotheses import HypothesisDraft, MetaReview, ProposalContext
+from cfl.hypotheses import HypothesisDraft, MetaReview, ProposalContext, prediction_key
 from cfl.models import (
     BestLevel,
     ExperimentStatus,
@@ -67,7 +77,7 @@ from cfl.space import (
     SearchSpace,
 )
 from cfl.spec import CampaignSpec, Objective
-from cfl.tournament import final_rank
+from cfl.tournament import final_rank, top_hypotheses
 
 __all__ = ["OfflineCoScientist"]
 
@@ -114,7 +124,9 @@ class OfflineCoScientist:
             range.
         min_z: Smallest effect worth a hypothesis, in posterior standard deviations of the
             effect (see :meth:`_effect_z`).
-        per_round: Most hypotheses proposed in one round.
+        per_round: Most hypotheses generated in one round.
+        evolve: Most hypotheses evolved from the leaders in one round (0: no evolution).
+        evolve_top: How many best-rated hypotheses evolution starts from.
         draw_margin: Credences closer than this are a draw when judging a pair.
     """
 
@@ -128,8 +140,12 @@ class OfflineCoScientist:
         min_effect: float = 0.15,
         min_z: float = 2.0,
         per_round: int = 2,
+        evolve: int = 1,
+        evolve_top: int = 3,
         draw_margin: float = 0.05,
     ) -> None:
+        self._evolve = evolve
+        self._evolve_top = evolve_top
         self._seed = seed
         self._draw_margin = draw_margin
         self._grid = grid
@@ -154,6 +170,7 @@ class OfflineCoScientist:
         points = [e.params for e in done]
         x = _encode(space, points)
         drafts: list[tuple[float, HypothesisDraft]] = []
+        evolved: list[tuple[float, HypothesisDraft]] = []
         for objective in context.spec.objectives:
             if objective.weight == 0:
                 continue
@@ -177,8 +194,13 @@ class OfflineCoScientist:
                 pair = self._interaction(space, a, b, points, model, objective, spread)
                 if pair is not None:
                     drafts.append(pair)
+            evolved += self._evolved(context, points, model, objective, spread)
         drafts.sort(key=lambda item: -item[0])
-        return [draft for _, draft in drafts[: self._per_round]]
+        generated = [draft for _, draft in drafts[: self._per_round]]
+        taken = {prediction_key(d.prediction) for d in generated}
+        evolved.sort(key=lambda item: -item[0])
+        fresh = [d for _, d in evolved if prediction_key(d.prediction) not in taken]
+        return generated + fresh[: self._evolve]
 
     def _fit(
         self, x: NDArray[np.float64], y: NDArray[np.float64], noise_sd: float | None
@@ -340,10 +362,11 @@ class OfflineCoScientist:
         model: GaussianProcessRegressor,
         objective: Objective,
         spread: float,
+        span: tuple[float, float] | None = None,
     ) -> tuple[float, HypothesisDraft] | None:
-        """An optimum inside the range: the curve's best grid point beats both ends."""
+        """An optimum inside the range (or ``span`` of it): the best grid point beats both ends."""
         sign = 1.0 if objective.direction == "maximize" else -1.0
-        grid = self._grid_of(parameter)
+        grid = self._grid_of(parameter, span)
         curve = sign * np.array(
             [self._partial_dependence(space, model, points, parameter.name, float(v)) for v in grid]
         )
@@ -420,11 +443,110 @@ class OfflineCoScientist:
             author=self.author,
         )
 
-    def _grid_of(self, parameter: ContinuousParameter | IntegerParameter) -> NDArray[np.float64]:
-        low, high = float(parameter.low), float(parameter.high)
+    def _grid_of(
+        self,
+        parameter: ContinuousParameter | IntegerParameter,
+        span: tuple[float, float] | None = None,
+    ) -> NDArray[np.float64]:
+        low, high = span or (float(parameter.low), float(parameter.high))
         if isinstance(parameter, ContinuousParameter) and parameter.log_scale:
             return np.geomspace(low, high, self._grid)
         return np.linspace(low, high, self._grid)
+
+    # -- evolution --------------------------------------------------------------------------
+
+    def _evolved(
+        self,
+        context: ProposalContext,
+        points: list[Point],
+        model: GaussianProcessRegressor,
+        objective: Objective,
+        spread: float,
+    ) -> list[tuple[float, HypothesisDraft]]:
+        """Merges and combinations of the leading hypotheses about ``objective`` (module doc)."""
+        if self._evolve <= 0:
+            return []
+        space = context.spec.space
+        known = {prediction_key(h.prediction) for h in context.hypotheses}
+        leaders = [
+            h
+            for h in top_hypotheses(context.hypotheses, self._evolve_top)
+            if h.prediction.objective == objective.name
+        ]
+        out: list[tuple[float, HypothesisDraft]] = []
+        for first, second in itertools.combinations(leaders, 2):
+            child = self._merge(space, first, second, points, model, objective, spread)
+            if child is None:
+                child = self._combine(space, first, second, points, model, objective, spread)
+            if child is not None and prediction_key(child[1].prediction) not in known:
+                out.append(child)
+        return out
+
+    def _merge(
+        self,
+        space: SearchSpace,
+        first: Hypothesis,
+        second: Hypothesis,
+        points: list[Point],
+        model: GaussianProcessRegressor,
+        objective: Objective,
+        spread: float,
+    ) -> tuple[float, HypothesisDraft] | None:
+        """Opposite trends in one variable, improving below worsening: a region between them."""
+        a, b = first.prediction, second.prediction
+        if not (isinstance(a, Trend) and isinstance(b, Trend)):
+            return None
+        if a.variable != b.variable or a.sign == b.sign:
+            return None
+        improving = 1 if objective.direction == "maximize" else -1
+        up, down = (a, b) if a.sign == improving else (b, a)
+        if not up.low < down.high or (up.low + up.high) >= (down.low + down.high):
+            return None  # the objective worsens first, then improves: no optimum between
+        parameter = space.parameter(up.variable)
+        assert isinstance(parameter, (ContinuousParameter, IntegerParameter))
+        region = self._region(
+            space, parameter, points, model, objective, spread, span=(up.low, down.high)
+        )
+        if region is None:
+            return None
+        effect, draft = region
+        ids = (
+            f"{first.id} and {second.id}" if first.id < second.id else f"{second.id} and {first.id}"
+        )
+        return effect, draft.model_copy(
+            update={
+                "rationale": f"Merges {ids} ({first.statement}; {second.statement}). "
+                + draft.rationale
+            }
+        )
+
+    def _combine(
+        self,
+        space: SearchSpace,
+        first: Hypothesis,
+        second: Hypothesis,
+        points: list[Point],
+        model: GaussianProcessRegressor,
+        objective: Objective,
+        spread: float,
+    ) -> tuple[float, HypothesisDraft] | None:
+        """Effects in two different numeric variables: does one moderate the other?"""
+        names = [p.variable for p in (first.prediction, second.prediction) if isinstance(p, Trend)]
+        if len(names) != 2 or names[0] == names[1]:
+            return None
+        a, b = (space.parameter(n) for n in sorted(names))
+        assert isinstance(a, (ContinuousParameter, IntegerParameter))
+        assert isinstance(b, (ContinuousParameter, IntegerParameter))
+        pair = self._interaction(space, a, b, points, model, objective, spread)
+        if pair is None:
+            return None
+        effect, draft = pair
+        return effect, draft.model_copy(
+            update={
+                "rationale": f"Combines {first.id} ({first.statement}) and {second.id} "
+                f"({second.statement}). " + draft.rationale
+            }
+        )
 
     # -- the meta-review --------------------------------------------------------------------
 

@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 from cfl.hypotheses import ProposalContext
-from cfl.models import Hypothesis, Match
+from cfl.models import Hypothesis, HypothesisStatus, Match
 
 __all__ = [
     "INITIAL_ELO",
@@ -43,6 +43,7 @@ __all__ = [
     "final_rank",
     "play",
     "posterior_log_odds",
+    "top_hypotheses",
 ]
 
 INITIAL_ELO = 1200.0
@@ -123,3 +124,9 @@ def posterior_log_odds(hypothesis: Hypothesis) -> float:
 def final_rank(hypotheses: Mapping[str, Hypothesis]) -> list[Hypothesis]:
     """Hypotheses best first by :func:`posterior_log_odds` (ties by id)."""
     return sorted(hypotheses.values(), key=lambda h: (-posterior_log_odds(h), h.id))
+
+
+def top_hypotheses(hypotheses: Sequence[Hypothesis], n: int) -> list[Hypothesis]:
+    """The ``n`` best-rated hypotheses not refuted, by Elo then credence: evolution's parents."""
+    alive = [h for h in hypotheses if h.status != HypothesisStatus.REFUTED]
+    return sorted(alive, key=lambda h: (-h.elo, -h.credence, h.id))[:n]

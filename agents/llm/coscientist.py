@@ -44,7 +44,6 @@ from agents.llm.roles import (
     campaign_inputs,
     judge_pair,
     screen,
-    top_hypotheses,
 )
 from agents.llm.settings import LLMSettings, StructuredMethod, load_llm_settings
 from cfl.errors import SpecError
@@ -52,6 +51,7 @@ from cfl.hypotheses import HypothesisDraft, ModelCallLog, ProposalContext
 from cfl.hypotheses import MetaReview as CampaignReview
 from cfl.models import Hypothesis
 from cfl.spec import CampaignSpec
+from cfl.tournament import top_hypotheses
 
 __all__ = ["VERSION", "LLMCoScientist", "Proposal"]
 

@@ -17,7 +17,7 @@ given.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Literal
 
 from langchain_core.language_models import BaseChatModel
@@ -38,7 +38,7 @@ from agents.llm.settings import StructuredMethod
 from agents.llm.structured import with_schema
 from cfl.errors import SpecError
 from cfl.hypotheses import HypothesisDraft, check_draft, prediction_key
-from cfl.models import Hypothesis, HypothesisStatus, Prediction
+from cfl.models import Hypothesis, Prediction
 from cfl.spec import CampaignSpec
 
 __all__ = [
@@ -53,7 +53,6 @@ __all__ = [
     "campaign_inputs",
     "judge_pair",
     "screen",
-    "top_hypotheses",
 ]
 
 Purpose = Literal["generation", "reflection", "ranking", "evolution", "meta-review"]
@@ -232,9 +231,3 @@ def campaign_inputs(spec: CampaignSpec) -> dict[str, object]:
         "space": describe_space(spec),
         "objectives": describe_objectives(spec),
     }
-
-
-def top_hypotheses(hypotheses: Sequence[Hypothesis], n: int) -> list[Hypothesis]:
-    """The ``n`` best-ranked hypotheses not refuted, by Elo then credence."""
-    alive = [h for h in hypotheses if h.status != HypothesisStatus.REFUTED]
-    return sorted(alive, key=lambda h: (-h.elo, -h.credence, h.id))[:n]

@@ -421,3 +421,72 @@ def test_the_review_states_verdicts_best_result_and_next_steps(demo_spec: Campai
         f"Replicate {best} to confirm its yield before scaling up.",
         "Test H02 further (H02): credence 0.40 after 3 experiments.",
     )
+
+
+# --- evolution -----------------------------------------------------------------------------------
+
+
+def _leader(hid: str, prediction: Trend, elo: float) -> Hypothesis:
+    return _hypothesis(hid, prediction).model_copy(update={"elo": elo, "statement": f"s{hid}"})
+
+
+def _with(context: ProposalContext, *hypotheses: Hypothesis) -> ProposalContext:
+    return ProposalContext(
+        spec=context.spec,
+        experiments=context.experiments,
+        observations=context.observations,
+        hypotheses=hypotheses,
+    )
+
+
+def test_evolution_merges_a_rise_and_a_later_fall_into_a_region_between(
+    demo_spec: CampaignSpec,
+) -> None:
+    rises = _leader(
+        "H01", Trend(objective="yield", variable="temperature", sign=1, low=30, high=75), 1250
+    )
+    falls = _leader(
+        "H02", Trend(objective="yield", variable="temperature", sign=-1, low=75, high=120), 1240
+    )
+    context = _with(_context(demo_spec, 24, _peaked), rises, falls)
+    drafts = OfflineCoScientist(seed=7, per_round=0).propose(context)
+    assert [d.prediction for d in drafts] == [
+        Optimum(objective="yield", variable="temperature", low=66.0, high=84.0)
+    ]
+    assert drafts[0].kind == "region"
+    assert drafts[0].rationale.startswith("Merges H01 and H02 (sH01; sH02). Partial dependence")
+
+
+def test_evolution_does_not_merge_a_fall_followed_by_a_rise(demo_spec: CampaignSpec) -> None:
+    falls = _leader(
+        "H01", Trend(objective="yield", variable="temperature", sign=-1, low=30, high=75), 1250
+    )
+    rises = _leader(
+        "H02", Trend(objective="yield", variable="temperature", sign=1, low=75, high=120), 1240
+    )
+    context = _with(_context(demo_spec, 24, _peaked), falls, rises)
+    assert OfflineCoScientist(seed=7, per_round=0).propose(context) == []
+
+
+def test_evolution_combines_two_leading_trends_into_their_interaction(
+    demo_spec: CampaignSpec,
+) -> None:
+    hot = _leader(
+        "H01", Trend(objective="yield", variable="temperature", sign=1, low=30, high=120), 1250
+    )
+    slow = _leader(
+        "H02", Trend(objective="yield", variable="residence_time", sign=1, low=0.5, high=2), 1240
+    )
+    context = _with(_context(demo_spec, 30, _crossed), hot, slow)
+    drafts = OfflineCoScientist(seed=7, per_round=0).propose(context)
+    assert [d.prediction for d in drafts] == [
+        Interaction(objective="yield", variable="residence_time", moderator="temperature", sign=1)
+    ]
+    assert drafts[0].rationale.startswith("Combines H01 (sH01) and H02 (sH02).")
+    # a child the campaign already holds is not proposed again, and evolve=0 turns evolution off
+    held = _hypothesis(
+        "H03", Trend(objective="yield", variable="temperature", sign=1, low=30, high=120)
+    )
+    child = held.model_copy(update={"prediction": drafts[0].prediction, "kind": "interaction"})
+    assert OfflineCoScientist(seed=7, per_round=0).propose(_with(context, hot, slow, child)) == []
+    assert OfflineCoScientist(seed=7, per_round=0, evolve=0).propose(context) == []

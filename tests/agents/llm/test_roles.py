@@ -8,10 +8,11 @@ import pytest
 
 from agents.llm.coscientist import LLMCoScientist
 from agents.llm.prompts import experiment_table
-from agents.llm.roles import DraftOut, judge_pair, screen, top_hypotheses
+from agents.llm.roles import DraftOut, judge_pair, screen
 from cfl.errors import SpecError
 from cfl.models import BestLevel, Hypothesis, HypothesisStatus, Optimum, Trend
 from cfl.spec import CampaignSpec
+from cfl.tournament import top_hypotheses
 from tests.agents.llm.conftest import ROWS, experiments, hypothesis
 
 
