@@ -65,7 +65,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -132,14 +132,19 @@ class Run:
     best_true_yield: float
     finish: str
     wall_s: float
+    true_yields: list[tuple[int, float]] = field(default_factory=list)
+    """(experiment index, noiseless yield at its conditions), as ``yields``; empty in runs saved
+    before it was recorded."""
 
-    @property
-    def best_yield(self) -> float:
-        return max(y for _, y in self.yields)
+    def series(self, *, true: bool = False) -> list[tuple[int, float]]:
+        return self.true_yields if true else self.yields
 
-    def reached(self, target: float, budget: int) -> int:
-        """Index of the first experiment measuring at least ``target``, else ``budget + 1``."""
-        return next((i for i, y in self.yields if y >= target), budget + 1)
+    def best_yield(self, *, true: bool = False) -> float:
+        return max(y for _, y in self.series(true=true))
+
+    def reached(self, target: float, budget: int, *, true: bool = False) -> int:
+        """Index of the first experiment reaching ``target`` (measured, or true), else budget+1."""
+        return next((i for i, y in self.series(true=true) if y >= target), budget + 1)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Run:
@@ -148,6 +153,7 @@ class Run:
                 **data,
                 "hypotheses": [Scored(**h) for h in data["hypotheses"]],
                 "yields": [(int(i), float(y)) for i, y in data["yields"]],
+                "true_yields": [(int(i), float(y)) for i, y in data.get("true_yields", [])],
             }
         )
 
@@ -289,10 +295,15 @@ def score_run(
         _score(hypothesis, global_truth, local_truth)
         for hypothesis in final_rank(campaign.hypotheses)
     ]
-    yields = [
-        (e.index, campaign.observations[e.id].values[OBJECTIVE])
+    done = [
+        e
         for e in sorted(campaign.experiments.values(), key=lambda e: e.index)
         if e.status == ExperimentStatus.DONE and e.id in campaign.observations
+    ]
+    yields = [(e.index, campaign.observations[e.id].values[OBJECTIVE]) for e in done]
+    true_yields = [
+        (e.index, _true_yield({k: float(v) for k, v in e.params.items() if not isinstance(v, str)}))
+        for e in done
     ]
     return Run(
         seed=seed,
@@ -308,6 +319,7 @@ def score_run(
         best_true_yield=_true_yield(best_params),
         finish=campaign.finished.reason if campaign.finished is not None else "unfinished",
         wall_s=wall_s,
+        true_yields=true_yields,
     )
 
 
@@ -429,16 +441,31 @@ def figures(runs: list[Run], arm: str) -> Figures:
     )
 
 
-def to_target(runs: list[Run], budget: int) -> dict[int, tuple[float, int, int]]:
-    """Per seed: (target, planner-only experiments to it, hypothesis-driven experiments to it)."""
+def to_target(
+    runs: list[Run], budget: int, *, true: bool = False, reference: str = PLANNER_ONLY
+) -> dict[int, tuple[float, int, int]]:
+    """Per seed: (target, planner-only experiments to it, hypothesis-driven experiments to it).
+
+    The target is the ``reference`` arm's best yield, measured (the figure) or, with ``true``,
+    the best noiseless yield among its experiments' conditions (a diagnostic: is the verdict
+    the noise's?). Runs saved without true yields give no true-yield targets.
+    """
     by = {(r.seed, r.arm): r for r in runs}
     result = {}
     for seed in sorted({r.seed for r in runs}):
         base, driven = by.get((seed, PLANNER_ONLY)), by.get((seed, HYPOTHESIS_DRIVEN))
-        if base is None or driven is None:
+        if (
+            base is None
+            or driven is None
+            or (true and not (base.true_yields and driven.true_yields))
+        ):
             continue
-        target = base.best_yield
-        result[seed] = (target, base.reached(target, budget), driven.reached(target, budget))
+        target = (base if reference == PLANNER_ONLY else driven).best_yield(true=true)
+        result[seed] = (
+            target,
+            base.reached(target, budget, true=true),
+            driven.reached(target, budget, true=true),
+        )
     return result
 
 
@@ -497,7 +524,7 @@ def report(runs: list[Run], *, budget: int, command: str) -> str:
                 f"{agree_g} / {agree_l} | {_fmt(tau_of(r, 'global'))} / "
                 f"{_fmt(tau_of(r, 'local'))} ({_fmt(tau_b_ceiling(truths))}) | "
                 f"{_fmt(somers_d(scores, truths))} | "
-                f"{r.best_yield:.1f} ({r.best_true_yield:.1f}) | "
+                f"{r.best_yield():.1f} ({r.best_true_yield:.1f}) | "
                 f"{reach} |"
             )
     lines += ["", "## Figures", ""]
@@ -532,6 +559,28 @@ def report(runs: list[Run], *, budget: int, command: str) -> str:
             f"({never} seed(s) never reached: counted {budget + 1}) | driven <= planner-only | "
             f"{'yes' if driven <= base else 'no'} |"
         )
+        for label, diagnostic in (
+            (
+                "on true yields (the planner-only arm's best noiseless yield)",
+                to_target(runs, budget, true=True),
+            ),
+            (
+                "roles swapped (target: the hypothesis-driven arm's best measured)",
+                to_target(runs, budget, reference=HYPOTHESIS_DRIVEN),
+            ),
+            (
+                "on true yields, roles swapped",
+                to_target(runs, budget, true=True, reference=HYPOTHESIS_DRIVEN),
+            ),
+        ):
+            if not diagnostic:
+                continue
+            base = statistics.median(t[1] for t in diagnostic.values())
+            driven = statistics.median(t[2] for t in diagnostic.values())
+            lines.append(
+                f"| 3, diagnostic: {label} | both | hypothesis-driven {driven:g}, planner-only "
+                f"{base:g} | - | - |"
+            )
     else:
         lines.append(
             "| 3. experiments to the planner-only best | - | not measured: the spec has no "
@@ -663,7 +712,7 @@ def run_all(
             n_sup, agree = supported(run)
             print(
                 f"seed {seed} {arm}: {len(run.hypotheses)} hypotheses, {n_sup} supported "
-                f"({agree} true), tau-b {_fmt(tau_of(run))}, best {run.best_yield:.1f} "
+                f"({agree} true), tau-b {_fmt(tau_of(run))}, best {run.best_yield():.1f} "
                 f"({wall:.0f} s)",
                 file=sys.stderr,
                 flush=True,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -180,6 +181,19 @@ def test_experiments_to_target_count_to_the_planner_only_best_or_budget_plus_one
         _run(2, HYPOTHESIS_DRIVEN, [10, 50, 40, 60]),
     ]
     assert to_target(runs, budget=4) == {1: (60, 4, 2), 2: (90, 2, 5)}
+    # roles swapped: the hypothesis-driven arm's best is the target
+    assert to_target(runs, budget=4, reference=HYPOTHESIS_DRIVEN) == {1: (70, 5, 2), 2: (60, 2, 4)}
+    # runs saved before true yields were recorded give no true-yield targets
+    assert to_target(runs, budget=4, true=True) == {}
+
+
+def test_experiments_to_target_on_true_yields_ignore_the_noise() -> None:
+    base = _run(1, PLANNER_ONLY, [10, 95, 40, 60])  # 95: a lucky reading of a true 80
+    driven = _run(1, HYPOTHESIS_DRIVEN, [10, 50, 40, 70])
+    base = dataclasses.replace(base, true_yields=[(1, 10.0), (2, 80.0), (3, 40.0), (4, 61.0)])
+    driven = dataclasses.replace(driven, true_yields=[(1, 10.0), (2, 52.0), (3, 40.0), (4, 82.0)])
+    assert to_target([base, driven], budget=4) == {1: (95, 2, 5)}
+    assert to_target([base, driven], budget=4, true=True) == {1: (80.0, 2, 4)}
 
 
 def test_figures_pool_supported_hypotheses_and_skip_seeds_without_a_tau() -> None:
@@ -245,11 +259,14 @@ def test_score_run_ranks_the_campaign_hypotheses_and_scores_both_truths(
     assert [h.truth_global for h in run.hypotheses] == [True, False]
     assert [h.truth_local for h in run.hypotheses] == [True, False]
     assert tau_of(run) == pytest.approx(1.0) and supported(run) == (1, 1)  # n = 2: ceiling 1
-    assert run.best_params == best and run.best_yield == 90.0 and run.yields[0] == (1, 20.0)
+    assert run.best_params == best and run.best_yield() == 90.0 and run.yields[0] == (1, 20.0)
     conditions = SnarConditions(0.5, 5.0, 0.4, 30.0)
     assert run.best_true_yield == pytest.approx(
         snar_figures(simulate_snar(conditions), conditions).yield_pct
     )
+    assert [i for i, _ in run.true_yields] == [1, 2]
+    assert run.true_yields[1][1] == pytest.approx(run.best_true_yield)
+    assert run.true_yields[0][1] < run.true_yields[1][1]
 
 
 def test_harness_runs_both_arms_and_writes_a_report(tmp_path: Path) -> None:
