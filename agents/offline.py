@@ -17,15 +17,15 @@ bottom) read with ``b`` at its top and at its bottom: if it differs by that marg
 either side of the peak. Candidates are ranked by the size of the effect; at most ``per_round``
 are proposed per round.
 
-Evolution works on the best-rated hypotheses that are not refuted (Elo, then credence: the
-tournament's parents), in two moves the surrogate can check. *Merge*: two trends in one variable,
-the objective improving up to some value and worsening after it ("rises over 30-66", "falls over
-66-120"), say together that the best lies between, so they become a region hypothesis read off the
-partial dependence over the span of both. *Combine*: two effects in different numeric variables
-become an interaction hypothesis about that pair, if the model shows one (the generator proposes
-interactions by size over all pairs; combining asks about the pair the leaders name). Evolved
-drafts pass the same effect-size and ``min_z`` gates as generated ones; at most ``evolve`` per
-round, on top of ``per_round``.
+Evolution pairs each of the best-rated hypotheses that are not refuted (Elo, then credence: the
+tournament's leaders) with every other one alive, in two moves the surrogate can check. *Merge*:
+two trends in one variable, the objective improving up to some value and worsening after it ("rises
+over 30-66", "falls over 66-120"), say together that the best lies between, so they become a region
+hypothesis read off the partial dependence over the span of both. *Combine*: two effects in
+different numeric variables become an interaction hypothesis about that pair, if the model shows
+one (the generator proposes interactions by size over all pairs; combining asks about the pair the
+leaders name). Evolved drafts pass the same effect-size and ``min_z`` gates as generated ones; at
+most ``evolve`` per round, on top of ``per_round``.
 
 As a judge in the hypothesis tournament (:mod:`cfl.tournament`) it prefers the hypothesis whose
 prediction the data so far bear out better (:func:`cfl.evidence.weigh` on all experiments, not
@@ -468,13 +468,16 @@ class OfflineCoScientist:
             return []
         space = context.spec.space
         known = {prediction_key(h.prediction) for h in context.hypotheses}
-        leaders = [
+        alive = [
             h
-            for h in top_hypotheses(context.hypotheses, self._evolve_top)
-            if h.prediction.objective == objective.name
+            for h in context.hypotheses
+            if h.prediction.objective == objective.name and h.status != HypothesisStatus.REFUTED
         ]
+        leaders = {h.id for h in top_hypotheses(alive, self._evolve_top)}
         out: list[tuple[float, HypothesisDraft]] = []
-        for first, second in itertools.combinations(leaders, 2):
+        for first, second in itertools.combinations(sorted(alive, key=lambda h: h.id), 2):
+            if first.id not in leaders and second.id not in leaders:
+                continue  # at least one parent is among the best rated
             child = self._merge(space, first, second, points, model, objective, spread)
             if child is None:
                 child = self._combine(space, first, second, points, model, objective, spread)

@@ -483,6 +483,17 @@ def test_evolution_combines_two_leading_trends_into_their_interaction(
         Interaction(objective="yield", variable="residence_time", moderator="temperature", sign=1)
     ]
     assert drafts[0].rationale.startswith("Combines H01 (sH01) and H02 (sH02).")
+    # one parent among the leaders is enough; with neither, there is no child
+    assert OfflineCoScientist(seed=7, per_round=0, evolve_top=1).propose(context) == drafts
+    top = _leader(
+        "H09", Trend(objective="yield", variable="equivalents", sign=1, low=1, high=5), 1300
+    )
+    assert (
+        OfflineCoScientist(seed=7, per_round=0, evolve_top=1).propose(
+            _with(context, hot, slow, top)
+        )
+        == []
+    )
     # a child the campaign already holds is not proposed again, and evolve=0 turns evolution off
     held = _hypothesis(
         "H03", Trend(objective="yield", variable="temperature", sign=1, low=30, high=120)
