@@ -48,6 +48,13 @@ test: $(VENV)/.dev tools
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
+## bench: the full planner benchmark (10 seeds, budget 40, every strategy installed here; hours
+## on 2 cores, resumable) and benchmarks/RESULTS.md regenerated from it
+bench: $(VENV)/.dev
+	$(BIN)/cfl bench run --problems all --strategies all --seeds 10 --budget 40 --batch 1 \
+	  --out reports/bench --jobs 2
+	$(BIN)/cfl bench report reports/bench --write benchmarks/RESULTS.md
+
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy
