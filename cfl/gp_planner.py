@@ -5,8 +5,9 @@ planners with priors on the hyperparameters and a proper mixed-space acquisition
 (Optuna GPSampler, BayBE) by 10-100x in regret on Hartmann6 and the mixed problem. This planner
 assembles the same ingredients in numpy/scipy:
 
-* model: :class:`cfl.gp.GaussianProcess` (Matérn-5/2 ARD, dimension-scaled length-scale prior,
-  MAP) on the unit-cube encoding of :mod:`cfl.encoding`;
+* model: :class:`cfl.gp.GaussianProcess` (Matérn-5/2 ARD, MAP hyperparameters under Optuna's
+  priors) on the unit-cube encoding of :mod:`cfl.encoding`, fitted to scores made Gaussian-looking
+  by a Yeo-Johnson transform (:mod:`cfl.warping`; monotone, so the best point stays the best);
 * acquisition: log expected improvement (:mod:`cfl.acquisition`), times the probability of
   feasibility of each black-box constraint (one GP per constraint, Gardner et al. 2014) and with
   the incumbent taken as the best posterior mean among feasible evaluated points, so one lucky
@@ -49,6 +50,7 @@ from cfl.planner import Evaluation
 from cfl.scalarise import augmented_chebyshev, simplex_weights
 from cfl.space import ParamValue, Point, SearchSpace
 from cfl.spec import CampaignSpec
+from cfl.warping import power_warp
 
 __all__ = ["CflGpPlanner"]
 
@@ -171,7 +173,7 @@ class CflGpPlanner:
         names = sorted({name for e in data for name in e.objectives})
         if len(names) >= 2 and all(set(e.objectives) >= set(names) for e in data):
             values = np.array([[e.objectives[k] for k in names] for e in data], dtype=float)
-            y = augmented_chebyshev(values, simplex_weights(rng, len(names)))
+            y = power_warp(augmented_chebyshev(values, simplex_weights(rng, len(names))))
             objective = GaussianProcess.fit(x, y)
         else:
             objective = self._score_model(data)
@@ -194,7 +196,9 @@ class CflGpPlanner:
         model = self._score_models.get(key)
         if model is None:
             x = self._encoding.encode([e.params for e in data])
-            model = GaussianProcess.fit(x, np.array([e.score for e in data], dtype=float))
+            model = GaussianProcess.fit(
+                x, power_warp(np.array([e.score for e in data], dtype=float))
+            )
             self._score_models = {key: model}
         return model
 
@@ -304,8 +308,9 @@ class CflGpPlanner:
 
         Stops when, for each of the last ``stop_rounds`` evaluation counts, the largest expected
         improvement anywhere in the space (single-objective, after the initial design) was
-        below ``stop_threshold`` times the observed range of scores: the model then expects
-        almost nothing from another experiment. A heuristic in the spirit of the EI-based
+        below ``stop_threshold`` times the observed range of scores (both in the model's warped
+        units, so one outlier does not stretch the range): the model then expects almost
+        nothing from another experiment. A heuristic in the spirit of the EI-based
         stopping criteria compared by Makarova et al. 2022 ("Automatic Termination for
         Hyperparameter Optimization", AutoML-Conf), cheaper than their regret bound; it is
         never a reason to stop before the initial design is done.
@@ -334,7 +339,9 @@ class CflGpPlanner:
                 if count == len(self._evaluations):
                     objective = self._score_model(data)
                 else:
-                    objective = GaussianProcess.fit(x, np.array([e.score for e in data]))
+                    objective = GaussianProcess.fit(
+                        x, power_warp(np.array([e.score for e in data], dtype=float))
+                    )
                 models = self._models_for_score(objective, x, data)
                 found = self._optimizer.maximise(
                     self._acquisition(models),
