@@ -15,6 +15,7 @@ import itertools
 import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from pydantic import JsonValue
 
@@ -57,7 +58,7 @@ from cfl.models import Experiment, Observation
 from cfl.pool import DevicePool
 from cfl.space import Point
 
-__all__ = ["HANDLERS", "Dispatcher", "StepContext"]
+__all__ = ["HANDLERS", "DispatchHooks", "Dispatcher", "StepCall", "StepContext"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,40 @@ class StepContext:
 
 
 Handler = Callable[[object, StepContext], Awaitable[Reading | None]]
+
+
+@dataclass(frozen=True)
+class StepCall:
+    """One protocol step as :class:`DispatchHooks` see it (reserve/release are not steps)."""
+
+    experiment: str
+    attempt: int
+    step: int
+    """Index in the protocol; -1 for moves that clear a failed experiment's vial."""
+    command: str
+    role: str
+    device: str
+    deadline_s: float | None
+    """Lab seconds one attempt may take, or ``None`` for none."""
+
+
+class DispatchHooks(Protocol):
+    """Where an orchestrator (``flows``: Prefect) wraps the dispatcher's units of work.
+
+    Each hook gets the work as a coroutine factory and must await it exactly once and return (or
+    raise) what it returns (raises): the dispatcher still journals every step, retries device
+    faults by the lab policy and settles the experiment, so the journal stays the one record.
+    """
+
+    async def experiment(self, experiment: Experiment, run: Callable[[], Awaitable[None]]) -> None:
+        """Run one experiment's protocol, ``run()``, e.g. as a subflow."""
+        ...
+
+    async def step(
+        self, call: StepCall, run: Callable[[], Awaitable[Reading | None]]
+    ) -> Reading | None:
+        """Run one step with its journaled attempts, ``run()``, e.g. as a task."""
+        ...
 
 
 async def _pick(device: object, ctx: StepContext) -> None:
@@ -136,7 +171,9 @@ class Dispatcher:
         clock: LabClock,
         lab: LabSpec,
         objectives: tuple[str, ...],
+        hooks: DispatchHooks | None = None,
     ) -> None:
+        self._hooks = hooks
         self._devices = devices
         self._pool = pool
         self._journal = journal
@@ -147,6 +184,12 @@ class Dispatcher:
 
     async def run(self, experiment: Experiment) -> None:
         """Run one queued experiment to ``done`` or ``failed``."""
+        if self._hooks is None:
+            await self._run(experiment)
+        else:
+            await self._hooks.experiment(experiment, lambda: self._run(experiment))
+
+    async def _run(self, experiment: Experiment) -> None:
         eid, attempt, sample = experiment.id, experiment.attempt, experiment.sample
         self._journal.write(
             "cfl",
@@ -250,6 +293,37 @@ class Dispatcher:
         *,
         retry: bool,
     ) -> Reading | None:
+        """One step through the hooks, if any (see :meth:`_attempts`)."""
+        if self._hooks is None:
+            return await self._attempts(experiment, index, command, context, timeout_s, retry=retry)
+        device = context.device
+        call = StepCall(
+            experiment=experiment.id,
+            attempt=experiment.attempt,
+            step=index,
+            command=command,
+            role=self._role_of(device),
+            device=device,
+            deadline_s=self._deadline_s(command, context, timeout_s),
+        )
+        return await self._hooks.step(
+            call,
+            lambda: self._attempts(experiment, index, command, context, timeout_s, retry=retry),
+        )
+
+    def _role_of(self, device: str) -> str:
+        return next((r for r, members in self._lab.roles.items() if device in members), device)
+
+    async def _attempts(
+        self,
+        experiment: Experiment,
+        index: int,
+        command: str,
+        context: StepContext,
+        timeout_s: float | None,
+        *,
+        retry: bool,
+    ) -> Reading | None:
         """One step, journaled, within its deadline, retried after retryable faults.
 
         A failed attempt is an alert (``step.failed``). It is retried after
@@ -258,9 +332,7 @@ class Dispatcher:
         ``quarantine_after`` attempts in a row is quarantined. Safety stops are never retried.
         """
         device = context.device
-        role = next(
-            (r for r, members in self._lab.roles.items() if device in members), context.device
-        )
+        role = self._role_of(device)
         deadline = self._deadline_s(command, context, timeout_s)
         for attempt in itertools.count():
             started = self._clock.now()

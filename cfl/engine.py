@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from cfl.campaign import Campaign, score
@@ -33,7 +34,7 @@ from cfl.control import (
     PauseRequest,
 )
 from cfl.discriminate import Aim, discriminating_points
-from cfl.dispatcher import Dispatcher
+from cfl.dispatcher import Dispatcher, DispatchHooks
 from cfl.errors import AgentError, CFLError, SpecError
 from cfl.events import (
     CampaignFinished,
@@ -90,6 +91,10 @@ class Engine:
             hypothesis); read at every loop step. ``None``: nobody steers this run.
         control_poll_s: Wall-clock seconds between looks at ``control`` while nothing runs
             (paused, or proposed experiments waiting for a decision).
+        hooks: Wrap each experiment and step (``flows``: Prefect subflows and tasks).
+        wait: Called instead of sleeping ``control_poll_s`` while nothing runs and the campaign
+            waits for a person (``flows``: pause the flow run for a decision); it returns when
+            the engine should look at ``control`` again.
     """
 
     def __init__(
@@ -103,6 +108,8 @@ class Engine:
         judge: HypothesisJudge | None = None,
         control: ControlBoard | None = None,
         control_poll_s: float = 2.0,
+        hooks: DispatchHooks | None = None,
+        wait: Callable[[Campaign], Awaitable[None]] | None = None,
     ) -> None:
         spec = journal.campaign.spec
         self._journal = journal
@@ -118,7 +125,9 @@ class Engine:
             clock=clock,
             lab=spec.lab,
             objectives=tuple(o.name for o in spec.objectives),
+            hooks=hooks,
         )
+        self._wait = wait
         self._ingested: set[str] = set()
         self._control = control
         self._control_poll_s = control_poll_s
@@ -165,7 +174,10 @@ class Engine:
                 if not tasks and waiting and self._control is not None:
                     # For a resume or a decision, in wall-clock time (a virtual clock waits for
                     # the thread instead of jumping ahead).
-                    await asyncio.to_thread(time.sleep, self._control_poll_s)
+                    if self._wait is not None:
+                        await self._wait(self.campaign)
+                    else:
+                        await asyncio.to_thread(time.sleep, self._control_poll_s)
                     continue
                 if not tasks:
                     stranded = self._stranded_role()

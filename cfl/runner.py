@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from pydantic import JsonValue
@@ -13,6 +13,7 @@ from cfl.campaign import Campaign
 from cfl.clock import LabClock, run_on_clock
 from cfl.control import ControlBoard
 from cfl.devices import Closeable
+from cfl.dispatcher import DispatchHooks
 from cfl.engine import Engine
 from cfl.errors import SpecError
 from cfl.events import ModelCalled
@@ -67,11 +68,15 @@ def run_campaign(
     listener: Listener | None = None,
     control: ControlBoard | None = None,
     control_poll_s: float = 2.0,
+    hooks: DispatchHooks | None = None,
+    wait: Callable[[Campaign], Awaitable[None]] | None = None,
 ) -> Campaign:
     """Drive a campaign to its end on its lab (see :class:`cfl.engine.Engine`).
 
     Args:
         control: Requests people file while it runs (``cfl chat``); applied at every step.
+        hooks: Wrap experiments and steps (``flows``: Prefect subflows and tasks).
+        wait: Waits for a person instead of polling ``control`` (``flows``: a paused flow run).
 
     Raises:
         SpecError: the lab, planner or co-scientist cannot be built.
@@ -116,6 +121,8 @@ def run_campaign(
             clock=clock,
             control=control,
             control_poll_s=control_poll_s,
+            hooks=hooks,
+            wait=wait,
         )
         try:
             return await engine.run()

@@ -1,0 +1,60 @@
+"""The campaign flow against a local Prefect server, on the demo's simulated lab."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cfl.cli import app
+from cfl.journal import Journal
+from cfl.models import ExperimentStatus
+from cfl.store import Store
+from tests.conftest import demo_spec_data, write_spec
+from tests.flows.conftest import PrefectServer
+
+
+def small_spec_path(folder: Path, **changes: object) -> Path:
+    data = demo_spec_data()
+    data.update(name="snar-flow", budget={"experiments": 4}, initial_design=4, stop={})
+    data.update(changes)
+    return write_spec(folder, data)
+
+
+def assert_exactly_once(store: Store, campaign_id: str, budget: int) -> None:
+    campaign = Journal.open(store, campaign_id).campaign
+    assert sorted(campaign.experiments) == [f"E{i:04d}" for i in range(1, budget + 1)]
+    assert all(e.status == ExperimentStatus.DONE for e in campaign.experiments.values())
+    assert sorted(campaign.observations) == sorted(campaign.experiments)
+    result = CliRunner().invoke(app, ["ledger", "verify", campaign_id])
+    assert result.exit_code == 0, result.output
+
+
+def test_campaign_flow_runs_the_engine_with_subflows_tasks_and_artifacts(
+    prefect_server: PrefectServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect import get_client
+
+    from flows.campaign import campaign
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    monkeypatch.setenv("CFL_DATABASE_URL", url)
+    state = campaign(spec_path=str(small_spec_path(tmp_path)), return_state=True)
+    assert state.is_completed(), state
+    summary = state.result()
+    assert summary["done"] == 4 and summary["finished"] == "budget"
+    store = Store.open(url)
+    try:
+        assert_exactly_once(store, summary["campaign"], 4)
+    finally:
+        store.close()
+    run_id = state.state_details.flow_run_id
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts()
+        keys = {a.key for a in artifacts if a.flow_run_id == run_id}
+        assert any(k and k.endswith("-results") for k in keys), keys
+        assert any(k and k.endswith("-convergence") for k in keys), keys
+        tasks = client.read_task_runs()
+        steps = [t for t in tasks if t.task_key.startswith("step")]
+        assert len(steps) >= 4 * 8, len(steps)  # 8 device steps (not reserve/release) each
