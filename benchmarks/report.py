@@ -86,8 +86,8 @@ def latency_table(out: Path) -> dict[tuple[str, str], dict[str, Any]]:
 
 
 def _peers(strategies: Sequence[str], chosen: str) -> list[str]:
-    cfl = set(available_plugins("cfl.planners")) - {"random"}
-    return [s for s in strategies if s != chosen and s not in cfl]
+    """Every other strategy run, CFL's older planners included: skopt-gp is skopt's GP-EI."""
+    return [s for s in strategies if s != chosen]
 
 
 def default_cfl(strategies: Sequence[str]) -> str | None:
@@ -190,8 +190,12 @@ def markdown(out: Path, plots: dict[str, str], chosen: str | None = None) -> str
         f"- date: {meta.get('date', '?')}, commit `{meta.get('commit', '?')}`, "
         f"machine: {meta.get('machine', '?')}",
         f"- versions: {', '.join(f'{k} {v}' for k, v in meta.get('versions', {}).items())}",
-        f"- seeds: {meta.get('seeds', '?')}; budget {meta.get('budget', '?')} evaluations; "
-        f"batch {meta.get('batch', '?')}",
+        f"- seeds: {meta.get('seeds', '?')} in the last run; finished seeds per strategy: "
+        + ", ".join(
+            f"{s} {max(len(runs) for (_, t), runs in traces.items() if t == s)}"
+            for s in dict.fromkeys(t for _, t in traces)
+        )
+        + f"; budget {meta.get('budget', '?')} evaluations; batch {meta.get('batch', '?')}",
         "- regret is computed on the true (noiseless) value; see `benchmarks/scoring.py`",
     ]
     for reason in meta.get("skipped", {}).values():
