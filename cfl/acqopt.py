@@ -34,8 +34,11 @@ __all__ = ["Acquisition", "AcquisitionOptimizer"]
 
 Array = NDArray[np.float64]
 
-Acquisition = Callable[[Array], tuple[Array, Array]]
-"""Rows ``(m, D)`` → (acquisition values ``(m,)``, gradients ``(m, D)``), to be maximised."""
+Acquisition = Callable[[Array, bool], tuple[Array, Array]]
+"""``(rows (m, D), with_grad)`` → (values ``(m,)``, gradients ``(m, D)``), to be maximised.
+
+Without ``with_grad`` the gradient may be an empty array: scoring a thousand candidates does not
+need it, and skipping it halves the cost."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ class AcquisitionOptimizer:
         candidates = candidates[self._admissible(encoding, candidates, avoid)]
         if len(candidates) == 0:
             return None
-        values, _ = acquisition(candidates)
+        values, _ = acquisition(candidates, False)
         order = np.argsort(-values, kind="stable")
         starts = _distinct(candidates[order], self.n_polish)
         starts = self._polish(acquisition, encoding, starts)
@@ -87,7 +90,7 @@ class AcquisitionOptimizer:
         finals = finals[self._admissible(encoding, finals, avoid)]
         if len(finals) == 0:  # polishing led only to repeats or rounding broke a constraint
             return candidates[order[0]], float(values[order[0]])
-        final_values, _ = acquisition(finals)
+        final_values, _ = acquisition(finals, False)
         best = int(np.argmax(final_values))
         return finals[best], float(final_values[best])
 
@@ -130,7 +133,7 @@ class AcquisitionOptimizer:
             return rows
 
         def objective(flat: Array) -> tuple[float, Array]:
-            values, grads = acquisition(rows_of(flat))
+            values, grads = acquisition(rows_of(flat), True)
             values = np.where(np.isfinite(values), values, -1e10)
             return -float(np.sum(values)), -np.nan_to_num(grads[:, cont]).ravel()
 
@@ -159,8 +162,8 @@ class AcquisitionOptimizer:
                 )
         polished = rows_of(np.clip(np.asarray(result.x, dtype=float), 0.0, 1.0))
         # keep a start where polishing did not help (or left the feasible region)
-        before, _ = acquisition(starts)
-        after, _ = acquisition(polished)
+        before, _ = acquisition(starts, False)
+        after, _ = acquisition(polished, False)
         keep = after >= before
         return np.where(keep[:, None], polished, starts)
 
@@ -190,7 +193,7 @@ class AcquisitionOptimizer:
         """Move each start to its best discrete neighbour while that improves, then re-polish."""
         rows = encoding.snap(starts)
         no_rows = np.empty((0, encoding.dim))
-        current, _ = acquisition(rows)
+        current, _ = acquisition(rows, False)
         moved = False
         for _ in range(4):
             improved = False
@@ -199,7 +202,7 @@ class AcquisitionOptimizer:
                 neighbours = neighbours[self._admissible(encoding, neighbours, no_rows)]
                 if len(neighbours) == 0:
                     continue
-                values, _ = acquisition(neighbours)
+                values, _ = acquisition(neighbours, False)
                 j = int(np.argmax(values))
                 if values[j] > current[i] + 1e-12:
                     rows[i], current[i] = neighbours[j], values[j]

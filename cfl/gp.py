@@ -234,7 +234,7 @@ def _neg_log_posterior(theta: Array, x: Array, z: Array, sq: Array) -> tuple[flo
     w = cho_solve((chol, True), np.eye(n)) - np.outer(alpha, alpha)
     grad = np.empty_like(theta)
     wg = w * _grad_factor(r, signal)
-    grad[:d] = 0.5 * np.einsum("ab,abj->j", wg, scaled)
+    grad[:d] = 0.5 * (wg.reshape(-1) @ scaled.reshape(-1, d))  # Σ_ab wg_ab scaled_abj
     grad[d] = 0.5 * float(np.sum(w * kf))
     grad[d + 1] = 0.5 * noise * float(np.trace(w))
     # priors, as -log p(θ) up to constants (see the module docstring)

@@ -217,16 +217,19 @@ class CflGpPlanner:
         feasibility terms count (Gardner et al. 2014, §3).
         """
 
-        def acquisition(rows: Array) -> tuple[Array, Array]:
+        def acquisition(rows: Array, with_grad: bool) -> tuple[Array, Array]:
             value = np.zeros(len(rows))
-            grad = np.zeros_like(rows)
+            grad = np.zeros_like(rows) if with_grad else np.empty(0)
             terms: list[tuple[GaussianProcess, bool]] = [(c, False) for c in models.constraints]
             if models.incumbent is not None:
                 terms.insert(0, (models.objective, True))
             elif not terms:
                 terms = [(models.objective, True)]
             for model, is_objective in terms:
-                mean, var, dmean, dvar = model.predict_with_grad(rows)
+                if with_grad:
+                    mean, var, dmean, dvar = model.predict_with_grad(rows)
+                else:
+                    mean, var = model.predict(rows)
                 std = np.sqrt(var)
                 if is_objective:
                     incumbent = models.incumbent if models.incumbent is not None else mean.max()
@@ -236,7 +239,8 @@ class CflGpPlanner:
                     threshold = -model.y_mean / model.y_std
                     v, dm, ds = log_probability_feasible(mean - threshold, std)
                 value += v
-                grad += dm[:, None] * dmean + (ds / (2.0 * std))[:, None] * dvar
+                if with_grad:
+                    grad += dm[:, None] * dmean + (ds / (2.0 * std))[:, None] * dvar
             return value, grad
 
         return acquisition

@@ -57,3 +57,10 @@ def test_neighbours_change_one_discrete_value() -> None:
     row = enc.encode([{"t": 60.0, "k": 1, "solvent": "A", "flow": 1.0}])[0]
     points = [enc.decode(r) for r in enc.neighbours(row)]
     assert [(p["k"], p["solvent"]) for p in points] == [(2, "A"), (1, "B"), (1, "C")]
+
+
+def test_snap_equals_decode_then_encode() -> None:
+    enc = Encoding(SPACE)
+    rows = np.random.default_rng(0).uniform(-0.2, 1.2, size=(50, enc.dim))
+    expected = enc.encode([enc.decode(row) for row in rows])
+    np.testing.assert_allclose(enc.snap(rows), expected, atol=1e-12)
