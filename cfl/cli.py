@@ -750,16 +750,23 @@ def _add_plugin_commands() -> None:
     """Sub-commands other packages register under the ``cfl.cli`` entry-point group.
 
     ``cfl sim serve`` lives with the simulators (``instruments``), which the core may not import.
+    An entry point names a Typer app (a command group, ``cfl sim ...``) or a plain function (one
+    command with its own arguments, ``cfl deploy SPEC``).
     """
+    taken = {group.name for group in app.registered_groups}
+    taken |= {command.name for command in app.registered_commands}
     for entry in entry_points(group="cfl.cli"):
-        if entry.name in {group.name for group in app.registered_groups}:
+        if entry.name in taken:
             continue
         try:
             plugin = entry.load()
         except Exception as exc:  # a broken plug-in must not take the core commands down
             errors.print(f"warning: command group {entry.name!r} unavailable: {exc}")
             continue
-        app.add_typer(plugin, name=entry.name)
+        if isinstance(plugin, typer.Typer):
+            app.add_typer(plugin, name=entry.name)
+        else:
+            app.command(name=entry.name)(plugin)
 
 
 def main() -> None:

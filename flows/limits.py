@@ -90,7 +90,8 @@ async def device_slot(
         except httpx.HTTPStatusError as exc:
             if exc.response.status_code != 423:
                 raise
-            wait = float(exc.response.headers.get("Retry-After", "1"))
+            # poll at least twice a second: a device waiting on a slot is idle lab time
+            wait = min(0.5, float(exc.response.headers.get("Retry-After", "0.5")))
             if deadline is not None and time.monotonic() + wait > deadline:
                 raise TimeoutError(f"{name} stayed taken for {timeout_s:g} s") from exc
             await asyncio.sleep(wait)
