@@ -17,8 +17,8 @@ Hyperparameters ``θ = (log ℓ_1..ℓ_D, log s², log σ²)`` maximise the log 
 are those of Optuna's GPSampler (``optuna/_gp/prior.py``, Optuna 4-5), which on our anchor
 problems beat both the dimension-scaled log-normal length-scale prior of Hvarfner, Hellsten and
 Nardi 2024 ("Vanilla Bayesian Optimization Performs Great in High Dimensions", ICML) and
-BoTorch's former Gamma(3, 6) at 30 evaluations (median over 10 seeds, Hartmann6 0.20 vs 0.39 and
-0.23, Mixed5 0.59 vs 0.78 and 0.78):
+BoTorch's former Gamma(3, 6) at 30 evaluations (median over 10 seeds, initial design 8, no
+output warping: Hartmann6 0.20 vs 0.39 and 0.23, Mixed5 0.59 vs 0.78 and 0.78):
 
 * ``-log p(ℓ_j) = 0.1 λ_j + 0.1 / λ_j`` with ``λ_j = 1/ℓ_j²``: peaked at ``ℓ = 1`` (the width
   of the unit cube), penalising both very short and very long length scales;

@@ -246,3 +246,15 @@ def test_rejects_bad_arguments() -> None:
         CflGpPlanner(BRANIN, seed=0, initial_design=2).suggest(0, [])
     with pytest.raises(ValueError, match="initial_design"):
         CflGpPlanner(BRANIN, seed=0, initial_design=0)
+
+
+def test_builds_from_the_demo_spec_with_cfl_gp_named() -> None:
+    from cfl.runner import _build
+    from cfl.spec import load_spec
+    from tests.conftest import DEMO_SPEC
+
+    spec = load_spec(DEMO_SPEC).model_copy(update={"planner": "cfl-gp"})
+    planner = _build("cfl.planners", spec.planner, spec, "planner")
+    assert isinstance(planner, CflGpPlanner)
+    first = planner.suggest(2, [])
+    assert all(spec.space.coerce(p) == p for p in first)
