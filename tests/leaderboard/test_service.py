@@ -1,0 +1,90 @@
+"""Submissions run by the server, interactive sessions, open problems scored from the ledger."""
+
+from __future__ import annotations
+
+import pytest
+
+from cfl.errors import SpecError
+from cfl.spec import CampaignSpec
+from cfl.store import Store
+from leaderboard import db
+from leaderboard.config import StrategyConfig
+from leaderboard.service import MAX_QUEUED, Leaderboard, hash_token
+from tests.leaderboard.conftest import observed
+
+
+def test_tokens_are_kept_only_as_hashes(board: Leaderboard) -> None:
+    pid, token = board.register("alice")
+    with board.engine.connect() as conn:
+        stored = conn.execute(db.participants.select()).first()
+    assert stored is not None and stored.token_hash == hash_token(token) != token
+    assert board.authenticate(token) == (pid, "alice")
+    assert board.authenticate(token + "x") is None
+    assert board.authenticate(None) is None
+    with pytest.raises(SpecError, match="taken"):
+        board.register("alice")
+
+
+def test_strategy_submission_runs_public_and_private_seeds(board: Leaderboard) -> None:
+    board.create_sealed("h1", "branin", budget=6, public_seeds=2, private_seeds=2, seed=5)
+    me = board.register("bob")[0], "bob"
+    sid = board.submit("h1", me, StrategyConfig(name="rand", strategy="random"))
+    board.run_submission(sid)
+    sub = board.submission(sid)
+    assert sub["status"] == "done", sub["error"]
+    assert sub["experiments"] == 4 * 6
+    assert sub["regret_low"] <= sub["regret"] <= sub["regret_high"]
+    assert sub["p_regret"] is not None
+    assert sub["record"].startswith("problem-h1/")
+    rows = board.board("h1")
+    assert [r.id for r in rows] == [sid]
+    assert board.board("h1", split="private") == []  # private split hidden while open
+    board.close_problem("h1")
+    assert [r.regret for r in board.board("h1", split="private")] == [sub["p_regret"]]
+
+
+def test_queue_limit_per_participant(board: Leaderboard) -> None:
+    board.create_sealed("h1", "branin", budget=5)
+    me = board.register("carol")[0], "carol"
+    for _ in range(MAX_QUEUED):
+        board.submit("h1", me, StrategyConfig(name="r", strategy="random"))
+    with pytest.raises(SpecError, match="limit"):
+        board.submit("h1", me, StrategyConfig(name="r", strategy="random"))
+
+
+def test_session_budget_and_score(board: Leaderboard) -> None:
+    board.create_sealed("h1", "branin", budget=3, seed=9)
+    me = board.register("dan")[0], "dan"
+    session = board.start_session("h1", me, "by hand")
+    with pytest.raises(SpecError):
+        board.experiment(session["id"], me, {"x1": 2.0, "x2": 0.5})  # outside the unit cube
+    for _ in range(3):
+        n, _measured, left = board.experiment(session["id"], me, {"x1": 0.5, "x2": 0.5})
+    assert (n, left) == (3, 0)
+    with pytest.raises(SpecError, match="budget"):
+        board.experiment(session["id"], me, {"x1": 0.5, "x2": 0.5})
+    (row,) = board.board("h1")
+    assert row.kind == "session" and row.experiments == 3
+    lab = board.lab("h1")
+    truth = lab.problem.truth({"x1": 0.5, "x2": 0.5}).values["y"]
+    assert row.regret == pytest.approx(truth - lab.problem.optimum)  # branin: minimise
+    assert row.auc == pytest.approx(row.regret)  # the same point three times
+
+
+def test_open_problem_scored_from_verified_measurements_with_record_ids(
+    board: Leaderboard, snar_spec: CampaignSpec
+) -> None:
+    store: Store = board.cfl_store
+    campaign = observed(store, snar_spec, [40.0, 72.5, 61.0])
+    board.create_open("real1", campaign=campaign, objective="yield", direction="maximize")
+    me = board.register("lab-team")[0], "lab-team"
+    sid = board.score_campaign("real1", me, "first campaign")
+    (row,) = board.board("real1")
+    assert row.id == sid and row.best == 72.5 and row.kind == "lab"
+    records = {r.id: r for r in store.records(campaign)}
+    assert len(row.evidence) == 3
+    best = records[row.evidence[0]]
+    assert best.type == "observation.recorded"
+    assert best.payload["observation"]["values"]["yield"] == 72.5  # type: ignore[index,call-overload]
+    scored = board.ledger.records("real1")[-1]
+    assert scored.type == "submission.scored" and scored.payload["evidence"] == row.evidence
