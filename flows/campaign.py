@@ -56,7 +56,7 @@ from cfl.settings import Settings
 from cfl.spec import load_spec
 from cfl.store import Store
 from flows.bridge import Bridge
-from flows.limits import device_slot, ensure_device_limits, limit_name
+from flows.limits import LeaseRegistry, device_slot, ensure_device_limits, limit_name
 
 __all__ = [
     "ApprovalGate",
@@ -81,6 +81,10 @@ _client: contextvars.ContextVar[PrefectClient | None] = contextvars.ContextVar(
     "cfl_client", default=None
 )
 """An open client on the bridge loop, for the device slots."""
+_leases: contextvars.ContextVar[LeaseRegistry | None] = contextvars.ContextVar(
+    "cfl_leases", default=None
+)
+"""Where the campaign run notes the device slots it holds."""
 
 
 class DeviceSlotUnavailable(Exception):
@@ -109,7 +113,9 @@ async def step(
 ) -> dict[str, float] | None:
     """One protocol step on ``device``, holding its ``device:<name>`` slot; the values read."""
     work = _work.get()
-    slot = device_slot(device, timeout_s=SLOT_TIMEOUT_S, client=_client.get())
+    slot = device_slot(
+        device, timeout_s=SLOT_TIMEOUT_S, client=_client.get(), registry=_leases.get()
+    )
     try:
         await slot.__aenter__()
     except Exception as exc:
@@ -136,9 +142,12 @@ async def experiment(
 class PrefectHooks:
     """The dispatcher's hooks: experiments as ``experiment`` subflows, steps as ``step`` tasks."""
 
-    def __init__(self, bridge: Bridge, journal: Journal) -> None:
+    def __init__(
+        self, bridge: Bridge, journal: Journal, leases: LeaseRegistry | None = None
+    ) -> None:
         self._bridge = bridge
         self._journal = journal
+        self._leases = leases
         self._client: PrefectClient | None = None
 
     async def open(self) -> None:
@@ -183,6 +192,7 @@ class PrefectHooks:
         async def in_task() -> None:  # on the bridge, inside the experiment subflow run
             _work.set(lambda: bridge.back(body()))
             _client.set(self._client)
+            _leases.set(self._leases)
             options: dict[str, Any] = {}
             if call.deadline_s is not None:  # lab seconds; the virtual clock only runs faster
                 options["timeout_seconds"] = call.deadline_s + SLOT_TIMEOUT_S
@@ -435,6 +445,10 @@ def campaign(
         created = ensure_device_limits(spec.lab.devices)
         if created:
             log.info("created concurrency limits %s", ", ".join(created))
+        leases = LeaseRegistry(Settings().home / "prefect-leases" / journal.campaign.id)
+        freed = leases.release_stale()
+        if freed:
+            log.warning("released device slots of a run that died: %s", ", ".join(freed))
         board = ControlBoard(store)
 
         def listen(state: Campaign, record: Any) -> None:
@@ -442,7 +456,7 @@ def campaign(
                 log.info("%s: %s", record.type, state.best_scores[-1:] or "-")
 
         with Bridge() as bridge:
-            hooks = PrefectHooks(bridge, journal)
+            hooks = PrefectHooks(bridge, journal, leases)
             bridge.call(hooks.open())
             try:
                 final = run_campaign(

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
+import socket
 import time
 from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
 from uuid import UUID
 
 import httpx
@@ -19,11 +23,78 @@ from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
-__all__ = ["LEASE_S", "device_slot", "ensure_device_limits", "limit_name"]
+__all__ = [
+    "LEASE_S",
+    "LeaseRegistry",
+    "device_slot",
+    "ensure_device_limits",
+    "limit_name",
+]
 
 LEASE_S = 120.0
 """Seconds a slot's lease lasts unless renewed: how long a device stays blocked after the worker
 holding it was killed."""
+
+
+class LeaseRegistry:
+    """Device slots held by this machine's campaign runs, one file per lease, in a folder.
+
+    A run that is killed (SIGKILL, a lost machine) cannot release its slots; Prefect frees them
+    only when the lease expires (:data:`LEASE_S`, at least a minute). The run that resumes the
+    campaign on this machine releases them at once: :meth:`release_stale` frees every lease whose
+    holder process is gone. Leases held on other machines expire as usual.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._host = socket.gethostname()
+
+    def add(self, lease: UUID, device: str) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        entry = {"host": self._host, "pid": os.getpid(), "device": device}
+        (self.folder / str(lease)).write_text(json.dumps(entry))
+
+    def remove(self, lease: UUID) -> None:
+        (self.folder / str(lease)).unlink(missing_ok=True)
+
+    def stale(self) -> list[tuple[UUID, str]]:
+        """Leases of dead processes on this host, with their devices."""
+        found = []
+        for path in sorted(self.folder.glob("*-*-*-*-*")) if self.folder.exists() else []:
+            try:
+                entry = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            if entry.get("host") != self._host or _alive(int(entry.get("pid", 0))):
+                continue
+            found.append((UUID(path.name), str(entry.get("device", "?"))))
+        return found
+
+    def release_stale(self) -> list[str]:
+        """Release the leases of dead runs; the devices freed."""
+        freed = []
+        with get_client(sync_client=True) as client:
+            for lease, device in self.stale():
+                with contextlib.suppress(httpx.HTTPError, ObjectNotFound):
+                    client.release_concurrency_slots_with_lease(lease_id=lease)
+                self.remove(lease)
+                freed.append(device)
+        return freed
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (killed, not yet reaped) holds nothing
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
 
 
 def limit_name(device: str) -> str:
@@ -54,7 +125,11 @@ def ensure_device_limits(devices: Iterable[str]) -> list[str]:
 
 @contextlib.asynccontextmanager
 async def device_slot(
-    device: str, *, timeout_s: float | None = None, client: PrefectClient | None = None
+    device: str,
+    *,
+    timeout_s: float | None = None,
+    client: PrefectClient | None = None,
+    registry: LeaseRegistry | None = None,
 ) -> AsyncIterator[None]:
     """Hold the one slot of ``device:<name>`` (a lease renewed while held).
 
@@ -66,6 +141,7 @@ async def device_slot(
         device: The device's name in the lab file.
         timeout_s: How long to wait for the slot; ``None``: as long as it takes.
         client: An open client on the running loop to use (opening one costs a round trip).
+        registry: Where to note the lease while it is held (for a run that resumes after a crash).
 
     Raises:
         LookupError: ``device:<name>`` does not exist (see :func:`ensure_device_limits`).
@@ -75,7 +151,7 @@ async def device_slot(
     if client is None:
         async with (
             get_client() as opened,
-            device_slot(device, timeout_s=timeout_s, client=opened),
+            device_slot(device, timeout_s=timeout_s, client=opened, registry=registry),
         ):
             yield
         return
@@ -99,6 +175,8 @@ async def device_slot(
     if not data.get("limits"):
         raise LookupError(f"no concurrency limit {name!r}; `cfl deploy` creates it")
     lease = UUID(data["lease_id"])
+    if registry is not None:
+        registry.add(lease, device)
 
     async def renew() -> None:
         while True:
@@ -114,3 +192,5 @@ async def device_slot(
         with contextlib.suppress(asyncio.CancelledError):
             await renewer
         await asyncio.shield(client.release_concurrency_slots_with_lease(lease_id=lease))
+        if registry is not None:
+            registry.remove(lease)
