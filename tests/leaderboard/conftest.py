@@ -47,7 +47,7 @@ def observed(store: Store, spec: CampaignSpec, yields: list[float]) -> str:
             "cfl", ExperimentStarted(lab_time_s=0, experiment=e.id, attempt=1, sample=e.sample)
         )
         observation = Observation(
-            experiment=e.id, values={"yield": y}, device="hplc-1", lab_time_s=0
+            experiment=e.id, values={"yield": y, "e_factor": 1.0}, device="hplc-1", lab_time_s=0
         )
         journal.write("device:hplc-1", ObservationRecorded(lab_time_s=0, observation=observation))
     return journal.campaign.id
