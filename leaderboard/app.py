@@ -21,6 +21,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -42,7 +43,7 @@ from leaderboard.security import Limits, retry_after
 from leaderboard.service import SORTS, BoardRow, Leaderboard
 from leaderboard.templates import environment
 
-__all__ = ["Worker", "create_app"]
+__all__ = ["BodyLimit", "PageCache", "PageStore", "Worker", "create_app", "page_key"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -103,6 +104,77 @@ async def _too_large(send: Send) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+class PageCache:
+    """ASGI middleware: answer ``GET /problems/<id>`` from the page cache without routing.
+
+    The route renders a page and stores it under :func:`page_key`; this layer answers the next
+    identical request straight from memory (the problem's version read from memory too, see
+    :meth:`Leaderboard.cached_version`), which skips FastAPI's routing and parameter handling:
+    the leaderboard page is the hot path. Anything else, or a miss, goes to the app.
+    """
+
+    def __init__(self, app: ASGIApp, board: Leaderboard, cache: PageStore) -> None:
+        self.app, self.board, self.cache = app, board, cache
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] == "http" and scope["method"] == "GET" and path.startswith("/problems/"):
+            problem_id = path[len("/problems/") :]
+            if problem_id and "/" not in problem_id:
+                query = dict(urllib.parse.parse_qsl(scope.get("query_string", b"").decode()))
+                try:
+                    version = self.board.cached_version(problem_id)
+                except CFLError:
+                    version = -1
+                if version >= 0:
+                    body = self.cache.get(page_key(problem_id, version, query))
+                    if body is not None:
+                        await send(
+                            {
+                                "type": "http.response.start",
+                                "status": 200,
+                                "headers": [
+                                    (b"content-type", b"text/html; charset=utf-8"),
+                                    (b"content-length", str(len(body)).encode()),
+                                ],
+                            }
+                        )
+                        await send({"type": "http.response.body", "body": body})
+                        return
+        await self.app(scope, receive, send)
+
+
+class PageStore:
+    """Rendered pages by key, least recently stored dropped first (thread-safe)."""
+
+    def __init__(self, size: int = _PAGE_CACHE_SIZE) -> None:
+        self._pages: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> bytes | None:
+        return self._pages.get(key)
+
+    def put(self, key: tuple[Any, ...], body: bytes) -> None:
+        with self._lock:
+            self._pages[key] = body
+            while len(self._pages) > self._size:
+                self._pages.popitem(last=False)
+
+
+def page_key(problem_id: str, version: int, query: dict[str, str]) -> tuple[Any, ...]:
+    """The cache key of a problem page for its query parameters (defaults filled in)."""
+    return (
+        problem_id,
+        version,
+        query.get("split", "public"),
+        query.get("kind", ""),
+        query.get("q", "")[:80],
+        query.get("sort", "rank"),
+        query.get("order", "asc"),
+    )
 
 
 class Worker:
@@ -173,8 +245,7 @@ def create_app(
     templates.globals["fmt"] = _fmt
     limiter = limits or Limits()
     runner = Worker(board) if worker else None
-    page_cache: OrderedDict[tuple[Any, ...], str] = OrderedDict()
-    cache_lock = threading.Lock()
+    pages = PageStore()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -232,7 +303,7 @@ def create_app(
         return render("index.html", problems=problems, status=status, kind=kind, title="Problems")
 
     @app.get("/problems/{problem_id}", response_class=HTMLResponse)
-    def problem_page(
+    async def problem_page(
         problem_id: str,
         split: str = "public",
         kind: str = "",
@@ -240,21 +311,21 @@ def create_app(
         sort: str = "rank",
         order: str = "asc",
     ) -> HTMLResponse:
+        # The hot path: a cached page is served from memory on the event loop; a page not
+        # cached is rendered in the thread pool (it reads the database).
         if split not in ("public", "private") or sort not in SORTS or order not in ("asc", "desc"):
             raise SpecError(f"split public|private, sort one of {', '.join(SORTS)}, order asc|desc")
-        version = board.version(problem_id)
-        key = (problem_id, version, split, kind, q[:80], sort, order)
-        with cache_lock:
-            html = page_cache.get(key)
-            if html is not None:
-                page_cache.move_to_end(key)
-        if html is None:
-            html = _problem_html(problem_id, split, kind, q[:80], sort, order)
-            with cache_lock:
-                page_cache[key] = html
-                while len(page_cache) > _PAGE_CACHE_SIZE:
-                    page_cache.popitem(last=False)
-        return HTMLResponse(html)
+        version = board.cached_version(problem_id)
+        query = {"split": split, "kind": kind, "q": q, "sort": sort, "order": order}
+        key = page_key(problem_id, version, query)
+        body = pages.get(key)
+        if body is None:
+            html = await run_in_threadpool(
+                _problem_html, problem_id, split, kind, q[:80], sort, order
+            )
+            body = html.encode("utf-8")
+            pages.put(key, body)
+        return HTMLResponse(body)
 
     def _problem_html(problem_id: str, split: str, kind: str, q: str, sort: str, order: str) -> str:
         problem = board.problem(problem_id)
@@ -628,9 +699,6 @@ def create_app(
             raise NotFound(f"no session {session_id!r} of yours on {problem_id}", name=session_id)
         return {"submission": board.finish_session(session_id, who)}
 
-    return _wrap(app)
-
-
-def _wrap(app: FastAPI) -> FastAPI:
+    app.add_middleware(PageCache, board=board, cache=pages)
     app.add_middleware(BodyLimit)
     return app

@@ -61,6 +61,9 @@ MAX_BATCH = 8
 MAX_QUEUED = 3
 MAX_OPEN_SESSIONS = 3
 
+VERSION_TTL_S = 1.0
+"""How long a page may show a problem's version before asking the database again."""
+
 SORTS = ("rank", "regret", "auc", "best", "experiments", "wall_s", "name", "participant", "id")
 
 
@@ -180,6 +183,7 @@ class Leaderboard:
         self._labs: dict[str, sealing.HiddenLab] = {}
         self._lock = threading.Lock()
         self._board_cache: dict[tuple[Any, ...], tuple[int, Any]] = {}
+        self._versions: dict[str, tuple[float, int]] = {}
 
     def close(self) -> None:
         self.store.close()
@@ -413,6 +417,7 @@ class Leaderboard:
         return found
 
     def _bump(self, conn: Any, problem_id: str) -> None:
+        self._versions.pop(problem_id, None)
         conn.execute(
             update(db.problems)
             .where(db.problems.c.id == problem_id)
@@ -462,6 +467,19 @@ class Leaderboard:
             )
             self._bump(conn, problem_id)
         return matches
+
+    def cached_version(self, problem_id: str, ttl_s: float = VERSION_TTL_S) -> int:
+        """:meth:`version`, remembered for ``ttl_s`` seconds.
+
+        Changes made by this process are seen at once; by another process within ``ttl_s``.
+        """
+        now = time.monotonic()
+        found = self._versions.get(problem_id)
+        if found is not None and now - found[0] < ttl_s:
+            return found[1]
+        version = self.version(problem_id)
+        self._versions[problem_id] = (now, version)
+        return version
 
     def version(self, problem_id: str) -> int:
         with self.engine.connect() as conn:
