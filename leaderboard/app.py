@@ -177,11 +177,25 @@ def page_key(problem_id: str, version: int, query: dict[str, str]) -> tuple[Any,
     )
 
 
-class Worker:
-    """Runs queued strategy submissions one at a time in a background thread."""
+def _run_elsewhere(url: str, cfl_store_url: str | None, submission_id: int) -> None:
+    """Run one submission in a worker process (its own connections)."""
+    board = Leaderboard(url, cfl_store_url=cfl_store_url)
+    try:
+        board.run_submission(submission_id)
+    finally:
+        board.close()
 
-    def __init__(self, board: Leaderboard, *, poll_s: float = 0.5) -> None:
-        self.board, self.poll_s = board, poll_s
+
+class Worker:
+    """Runs queued strategy submissions one at a time, from a background thread.
+
+    With ``process=True`` each run happens in a separate process (one at a time), so a CPU-heavy
+    strategy does not hold the web server's interpreter; the board sees the new score within
+    :data:`leaderboard.service.VERSION_TTL_S`.
+    """
+
+    def __init__(self, board: Leaderboard, *, poll_s: float = 0.5, process: bool = False) -> None:
+        self.board, self.poll_s, self.process = board, poll_s, process
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -200,13 +214,27 @@ class Worker:
             self._thread.join(timeout=30)
 
     def _loop(self) -> None:
-        while not self._stop.is_set():
-            for submission_id in self.board.queued():
-                if self._stop.is_set():
-                    return
-                self.board.run_submission(submission_id)
-            self._wake.wait(self.poll_s)
-            self._wake.clear()
+        pool = None
+        if self.process:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        try:
+            while not self._stop.is_set():
+                for submission_id in self.board.queued():
+                    if self._stop.is_set():
+                        return
+                    if pool is None:
+                        self.board.run_submission(submission_id)
+                    else:
+                        args = (self.board.url, self.board.cfl_store_url, submission_id)
+                        pool.submit(_run_elsewhere, *args).result()
+                self._wake.wait(self.poll_s)
+                self._wake.clear()
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
 
 
 def _fmt(value: float | None) -> str:
@@ -237,14 +265,22 @@ def create_app(
     board: Leaderboard,
     *,
     worker: bool = True,
+    worker_process: bool = False,
     keys: Keyring | None = None,
     limits: Limits | None = None,
 ) -> FastAPI:
-    """The web app around ``board`` (``worker``: run submissions in a background thread)."""
+    """The web app around ``board``.
+
+    Args:
+        worker: Run queued submissions (from a background thread).
+        worker_process: Run each in a separate process (``cfl web`` does).
+        keys: Keys the campaign verification page trusts (default: ``CFL_HOME``'s).
+        limits: Rate limits (default: :class:`~leaderboard.security.Limits`).
+    """
     templates = environment()
     templates.globals["fmt"] = _fmt
     limiter = limits or Limits()
-    runner = Worker(board) if worker else None
+    runner = Worker(board, process=worker_process) if worker else None
     pages = PageStore()
 
     @asynccontextmanager

@@ -1,8 +1,8 @@
 """``cfl web``: serve the leaderboard web app (registered under the ``cfl.cli`` entry points).
 
 ``cfl web [--host 127.0.0.1] [--port 8000] [--demo]``: serves on the given address with uvicorn
-(one process; strategy submissions run in a background thread). ``--demo`` seals a few hidden
-labs first if the leaderboard has no problems. The leaderboard database is
+(one process; strategy submissions run one at a time in a separate worker process). ``--demo``
+seals a few hidden labs first if the leaderboard has no problems. The leaderboard database is
 ``CFL_LEADERBOARD_URL`` (default ``$CFL_HOME/leaderboard.db``); campaigns come from the CFL store
 (``CFL_DATABASE_URL``). ``cfl web close PROBLEM`` closes a problem and publishes its reveal.
 """
@@ -55,7 +55,8 @@ def web(
     except CFLError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
-    uvicorn.run(create_app(board, worker=not no_worker), host=host, port=port, log_level="warning")
+    app_ = create_app(board, worker=not no_worker, worker_process=True)
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
 @app.command("create")

@@ -15,19 +15,21 @@ Record types: ``problem.sealed`` (commitment, before opening), ``problem.opened`
 from __future__ import annotations
 
 import threading
+import time
 
 from pydantic import JsonValue
 
 from cfl.errors import NotFound
-from cfl.keys import Keyring, TrustedKeys
+from cfl.keys import Keyring, SigningKey, TrustedKeys
 from cfl.ledger import GENESIS, Record, seal_signed, sign_tree_head
 from cfl.merkle import CompactRange, leaf_hash
-from cfl.store import Store
+from cfl.store import ConcurrentWriter, Store
 from cfl.verify import CampaignReport, verify_log
 
 __all__ = ["ProblemLedger", "chain_id"]
 
 ACTOR = "cfl"
+_ATTEMPTS = 5
 
 
 def chain_id(problem_id: str) -> str:
@@ -58,33 +60,51 @@ class ProblemLedger:
             if not self._registered:
                 self.store.register_key(key.public)
                 self._registered = True
-            try:
-                info = self.store.campaign(campaign)
-                seq, prev = info.head_seq, info.head_hash
-            except NotFound:  # the chain starts here
-                seq, prev = 0, GENESIS
-            record = seal_signed(
-                campaign=campaign,
-                seq=seq + 1,
-                type=type,
-                actor=ACTOR,
-                payload=payload,
-                prev=prev,
-                key=key,
+            for attempt in range(_ATTEMPTS):
+                try:
+                    record = self._append_once(problem_id, campaign, type, payload, key)
+                    break
+                except ConcurrentWriter:  # another process wrote this chain meanwhile: re-read
+                    if attempt == _ATTEMPTS - 1:
+                        raise
+                    time.sleep(0.01 * (attempt + 1))
+        return record
+
+    def _append_once(
+        self,
+        problem_id: str,
+        campaign: str,
+        type: str,
+        payload: dict[str, JsonValue],
+        key: SigningKey,
+    ) -> Record:
+        try:
+            info = self.store.campaign(campaign)
+            seq, prev = info.head_seq, info.head_hash
+        except NotFound:  # the chain starts here
+            seq, prev = 0, GENESIS
+        record = seal_signed(
+            campaign=campaign,
+            seq=seq + 1,
+            type=type,
+            actor=ACTOR,
+            payload=payload,
+            prev=prev,
+            key=key,
+        )
+        hashes = self.store.record_hashes(campaign) if seq else []
+        tree = CompactRange()
+        for digest in [*hashes, record.hash]:
+            tree.append(leaf_hash(bytes.fromhex(digest)))
+        head = sign_tree_head(
+            campaign=campaign, size=tree.size, root=tree.root(), key=key, ts=record.ts
+        )
+        if seq == 0:
+            self.store.create_campaign(
+                name=f"leaderboard:{problem_id}", spec_hash="", first=record, tree_head=head
             )
-            hashes = self.store.record_hashes(campaign) if seq else []
-            tree = CompactRange()
-            for digest in [*hashes, record.hash]:
-                tree.append(leaf_hash(bytes.fromhex(digest)))
-            head = sign_tree_head(
-                campaign=campaign, size=tree.size, root=tree.root(), key=key, ts=record.ts
-            )
-            if seq == 0:
-                self.store.create_campaign(
-                    name=f"leaderboard:{problem_id}", spec_hash="", first=record, tree_head=head
-                )
-            else:
-                self.store.append([record], tree_head=head)
+        else:
+            self.store.append([record], tree_head=head)
         return record
 
     def records(self, problem_id: str) -> list[Record]:

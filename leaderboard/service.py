@@ -174,7 +174,9 @@ class Leaderboard:
         cfl_store_url: str | None = None,
         keys: Keyring | None = None,
     ) -> None:
-        self.store = Store.open(url or db.leaderboard_url())
+        self.url = url or db.leaderboard_url()
+        self.cfl_store_url = cfl_store_url
+        self.store = Store.open(self.url)
         self.engine: Engine = self.store.engine
         db.METADATA.create_all(self.engine)
         self.ledger = ProblemLedger(self.store, keys)

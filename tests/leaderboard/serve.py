@@ -28,7 +28,8 @@ def main() -> None:
                 "lab-a", (me[0], "seed-team"), StrategyConfig(name=name, strategy="random")
             )
             board.run_submission(sid)
-    uvicorn.run(create_app(board), host="127.0.0.1", port=port, log_level="warning")
+    app = create_app(board, worker_process=True)  # as `cfl web` runs it
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
 if __name__ == "__main__":
