@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from cfl.errors import SpecError
@@ -9,6 +11,7 @@ from cfl.spec import CampaignSpec
 from cfl.store import Store
 from leaderboard import db
 from leaderboard.config import StrategyConfig
+from leaderboard.ledger import ProblemLedger
 from leaderboard.service import MAX_QUEUED, Leaderboard, hash_token
 from tests.leaderboard.conftest import observed
 
@@ -88,3 +91,23 @@ def test_open_problem_scored_from_verified_measurements_with_record_ids(
     assert best.payload["observation"]["values"]["yield"] == 72.5  # type: ignore[index,call-overload]
     scored = board.ledger.records("real1")[-1]
     assert scored.type == "submission.scored" and scored.payload["evidence"] == row.evidence
+
+
+def test_chain_appends_retry_when_another_writer_moved_the_head(
+    board: Leaderboard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    board.create_sealed("h1", "branin", budget=5)
+    other = ProblemLedger(board.store)  # as another process would hold
+    original = board.store.append
+    raced: list[bool] = []
+
+    def racing(records: Any, **kwargs: Any) -> None:
+        if not raced:
+            raced.append(True)
+            other.append("h1", "note", {"n": 1})  # lands between our read and our write
+        original(records, **kwargs)
+
+    monkeypatch.setattr(board.store, "append", racing)
+    board.ledger.append("h1", "note", {"n": 2})
+    assert [r.payload.get("n") for r in board.ledger.records("h1")[-2:]] == [1, 2]
+    assert board.verify_problem("h1")["ok"] is True
