@@ -8,6 +8,8 @@
    ``--submissions`` scored submissions spread evenly over them (inserted directly with
    synthetic scores: running ten thousand strategies would take hours and is not what is
    measured).
+   (:mod:`leaderboard.loadtest`, run as a process: ``benchmarks`` does not import
+   ``leaderboard``).
 2. Starts ``cfl web``'s app with uvicorn in a separate process on 127.0.0.1 (a free port; no
    submission worker), and stops it by PID at the end.
 3. Runs ``--clients`` closed-loop clients (no think time, like ``wrk``): each an HTTP/1.1
@@ -24,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import random
@@ -42,80 +43,6 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 SORTS = ["rank"] * 14 + ["regret", "auc", "best", "name", "experiments", "wall_s"]
-
-
-def build(folder: Path, problems: int, submissions: int) -> None:
-    """The database: sealed problems through the service, submissions inserted in bulk."""
-    from sqlalchemy import insert
-
-    from leaderboard import db
-    from leaderboard.service import Leaderboard
-
-    board = Leaderboard(
-        f"sqlite:///{folder / 'lb.db'}", cfl_store_url=f"sqlite:///{folder / 'cfl.db'}"
-    )
-    families = ("branin", "hartmann6", "ackley5", "snar")
-    for i in range(problems):
-        board.create_sealed(f"p{i:03d}", families[i % 4], budget=20, seed=i)
-    ids = [board.register(f"team-{k:02d}")[0] for k in range(50)]
-    rng = random.Random(0)
-    rows = []
-    for n in range(submissions):
-        problem = f"p{n % problems:03d}"
-        regret = rng.lognormvariate(0, 1)
-        width = regret * rng.uniform(0.1, 0.8)
-        curve = [regret * (1 + 3 * (20 - k) / 20) for k in range(20)]
-        team = ids[n % len(ids)]
-        rows.append(
-            {
-                "problem_id": problem,
-                "participant_id": team,
-                "participant": f"team-{team:02d}",
-                "name": f"entry-{n}",
-                "kind": "strategy",
-                "strategy": rng.choice(["random", "skopt-gp", "cfl-gp"]),
-                "config": "{}",
-                "status": "done",
-                "created": "2026-11-24T00:00:00Z",
-                "finished": "2026-11-24T00:01:00Z",
-                "regret": regret,
-                "regret_low": max(0.0, regret - width),
-                "regret_high": regret + width,
-                "auc": regret * 2.5,
-                "auc_low": regret * 2,
-                "auc_high": regret * 3,
-                "best": -regret,
-                "best_low": -regret - width,
-                "best_high": -regret + width,
-                "p_regret": regret * rng.uniform(0.8, 1.2),
-                "experiments": 120,
-                "wall_s": rng.uniform(0.5, 40),
-                "curve": json.dumps(curve),
-                "record": f"problem-{problem}/{3 + n // problems}",
-            }
-        )
-    with board.engine.begin() as conn:
-        conn.execute(insert(db.submissions), rows)
-    board.close()
-
-
-def serve(folder: Path, port: int) -> None:
-    """Serve the app on 127.0.0.1:``port`` (run in the server process)."""
-    import uvicorn
-
-    from leaderboard.app import create_app
-    from leaderboard.service import Leaderboard
-
-    board = Leaderboard(
-        f"sqlite:///{folder / 'lb.db'}", cfl_store_url=f"sqlite:///{folder / 'cfl.db'}"
-    )
-    uvicorn.run(
-        create_app(board, worker=False),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        access_log=False,
-    )
 
 
 def _free_port() -> int:
@@ -192,16 +119,16 @@ def main() -> None:
     parser.add_argument("--problems", type=int, default=100)
     parser.add_argument("--submissions", type=int, default=10_000)
     parser.add_argument("--write", type=Path, default=None)
-    parser.add_argument("--serve", nargs=2, metavar=("FOLDER", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve:
-        serve(Path(args.serve[0]), int(args.serve[1]))
-        return
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         os.environ["CFL_HOME"] = str(folder / "home")
         t0 = time.perf_counter()
-        build(folder, args.problems, args.submissions)
+        subprocess.run(
+            [sys.executable, "-m", "leaderboard.loadtest", "build", str(folder),
+             str(args.problems), str(args.submissions)],
+            check=True,
+        )  # fmt: skip
         built = time.perf_counter() - t0
         print(f"built {args.problems} problems, {args.submissions} submissions in {built:.1f} s")
         port = _free_port()
@@ -209,8 +136,8 @@ def main() -> None:
             [
                 sys.executable,
                 "-m",
-                "benchmarks.leaderboard_load",
-                "--serve",
+                "leaderboard.loadtest",
+                "serve",
                 str(folder),
                 str(port),
             ],
@@ -230,7 +157,8 @@ def main() -> None:
                 _load(port, args.clients, args.problems, args.warmup, args.seconds)
             )
         finally:
-            os.kill(server.pid, signal.SIGTERM)
+            if server.poll() is None:
+                os.kill(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
     ms = [v * 1000 for v in latencies]
     p50, p95, p99 = (_percentile(ms, q) for q in (50, 95, 99))
