@@ -183,6 +183,14 @@ class PrefectHooks:
     ) -> Reading | None:
         bridge = self._bridge
         box: list[Reading | None] = []
+        # the step's attempts by the lab policy, each within its deadline, and the back-offs
+        policy = self._journal.campaign.spec.lab.policy
+        budget_s = (
+            None
+            if call.deadline_s is None
+            else call.deadline_s * (policy.retries + 1)
+            + sum(policy.backoff_s * policy.backoff_factor**k for k in range(policy.retries))
+        )
 
         async def body() -> Reading | None:  # on the lab loop
             reading = await run()
@@ -194,8 +202,8 @@ class PrefectHooks:
             _client.set(self._client)
             _leases.set(self._leases)
             options: dict[str, Any] = {}
-            if call.deadline_s is not None:  # lab seconds; the virtual clock only runs faster
-                options["timeout_seconds"] = call.deadline_s + SLOT_TIMEOUT_S
+            if budget_s is not None:  # lab seconds; simulated clocks only run faster
+                options["timeout_seconds"] = budget_s + SLOT_TIMEOUT_S
             await step.with_options(**options)(
                 experiment_id=call.experiment,
                 attempt=call.attempt,
