@@ -58,9 +58,8 @@ def _secrets(board: Leaderboard, problem_id: str) -> list[str]:
     secret = board._secret(problem_id)
     lab = board.lab(problem_id)
     found = [secret["salt"], str(secret["noise"]), "window_start", "optimum_point"]
-    for key, value in secret["params"].items():
-        if key == "family":
-            continue
+    found.append(secret["params"]["family"])  # which base problem is secret too
+    for value in secret["params"].values():
         values = value if isinstance(value, list) else [value]
         found += [repr(v) for v in values if isinstance(v, float)]
     for value in lab.optimum_point.values():
