@@ -1,1 +1,7 @@
-"""The FastAPI web app: leaderboard, submissions, dashboards and copilot chat (to come)."""
+"""The leaderboard: problems with hidden answers, submissions, scores, and the web app.
+
+Modules: :mod:`~leaderboard.sealing` (hidden labs and their commitments),
+:mod:`~leaderboard.ledger` (a signed chain per problem), :mod:`~leaderboard.db` (its tables),
+:mod:`~leaderboard.scoring` (regret, AUC, bootstrap CIs, tied ranks),
+:mod:`~leaderboard.service` (every operation), :mod:`~leaderboard.app` (FastAPI, ``cfl web``).
+"""
