@@ -64,7 +64,7 @@ from cfl.hypotheses import (
 )
 from cfl.journal import Journal
 from cfl.models import Experiment, ExperimentStatus, Hypothesis, HypothesisStatus
-from cfl.planner import Evaluation, Planner
+from cfl.planner import Converges, Evaluation, Planner
 from cfl.pool import DevicePool
 from cfl.space import Point
 from cfl.store import ConcurrentWriter
@@ -541,6 +541,10 @@ class Engine:
             before, now = scores[-1 - patience], scores[-1]
             if before is not None and now is not None and now <= before:
                 return "patience", f"no better score in the last {patience} rounds"
+        if spec.stop.converged and isinstance(self._planner, Converges):
+            converged = self._planner.stop_reason()
+            if converged is not None:
+                return "converged", f"{spec.planner}: {converged}"
         return None
 
     def _finish(self, reason: FinishReason, detail: str) -> None:

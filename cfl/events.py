@@ -241,7 +241,7 @@ class RoundCompleted(Event):
     best_score: float | None
 
 
-FinishReason = Literal["budget", "target", "patience", "no-suggestions"]
+FinishReason = Literal["budget", "target", "patience", "converged", "no-suggestions"]
 
 
 class CampaignPaused(Event):

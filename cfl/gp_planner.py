@@ -124,6 +124,12 @@ class CflGpPlanner:
     def ingest(self, evaluations: Sequence[Evaluation]) -> None:
         self._evaluations.extend(evaluations)
 
+    def warm_start(self, evaluations: Sequence[Evaluation]) -> None:
+        """Earlier campaigns' results join ``prior`` (the spec's ``warm_start``)."""
+        self._prior.extend(e for e in evaluations if self._usable(e))
+        self._max_ei.clear()
+        self._score_models.clear()
+
     # -- suggestions ------------------------------------------------------------------------
 
     def suggest(self, n: int, pending: Sequence[Point]) -> list[Point]:

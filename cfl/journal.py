@@ -116,6 +116,11 @@ class Journal:
         self._registered: set[str] = set()
 
     @property
+    def store(self) -> Store:
+        """Where the campaign's records live (other campaigns of the store are read from it)."""
+        return self._store
+
+    @property
     def campaign(self) -> Campaign:
         """The campaign as of the last write."""
         return self._campaign

@@ -32,7 +32,7 @@ from cfl.space import (
 )
 from cfl.spec import CampaignSpec
 
-__all__ = ["Evaluation", "Planner", "RandomPlanner", "SkoptPlanner"]
+__all__ = ["Converges", "Evaluation", "Planner", "RandomPlanner", "SkoptPlanner", "WarmStarts"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,27 @@ class Planner(Protocol):
 
     def ingest(self, evaluations: Sequence[Evaluation]) -> None:
         """Learn from finished experiments (each passed exactly once)."""
+        ...
+
+
+@runtime_checkable
+class Converges(Protocol):
+    """A planner that can tell when more experiments are unlikely to help (``stop.converged``)."""
+
+    def stop_reason(self) -> str | None:
+        """Why the campaign may stop now, in words for the ledger; ``None`` to go on."""
+        ...
+
+
+@runtime_checkable
+class WarmStarts(Protocol):
+    """A planner that learns from earlier campaigns' results (the spec's ``warm_start``)."""
+
+    def warm_start(self, evaluations: Sequence[Evaluation]) -> None:
+        """Take results of earlier campaigns as model data, before any suggestion.
+
+        They must not count toward this campaign's initial design or be reported as its best.
+        """
         ...
 
 

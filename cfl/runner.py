@@ -9,18 +9,18 @@ from dataclasses import dataclass
 
 from pydantic import JsonValue
 
-from cfl.campaign import Campaign
+from cfl.campaign import Campaign, score
 from cfl.clock import LabClock, run_on_clock
 from cfl.control import ControlBoard
 from cfl.devices import Closeable
 from cfl.dispatcher import DispatchHooks
 from cfl.engine import Engine
-from cfl.errors import SpecError
+from cfl.errors import NotFound, SpecError
 from cfl.events import ModelCalled
 from cfl.hypotheses import HypothesisProposer, LogsModelCalls
 from cfl.journal import Journal, Listener, human_actor
 from cfl.lab import Lab
-from cfl.planner import Planner
+from cfl.planner import Converges, Evaluation, Planner, WarmStarts
 from cfl.registry import PluginGroup, load_plugin
 from cfl.settings import Settings
 from cfl.spec import CampaignSpec
@@ -28,7 +28,7 @@ from cfl.store import Store
 from cfl.timestamp import TimestampUnavailable, load_tsa_settings
 from cfl.tournament import HypothesisJudge
 
-__all__ = ["Started", "open_or_create", "run_campaign"]
+__all__ = ["Started", "open_or_create", "prior_evaluations", "run_campaign"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,45 @@ def _build(group: PluginGroup, name: str, spec: CampaignSpec, field: str) -> obj
     if from_spec is None:
         raise SpecError(f"{name!r} in {group} has no from_spec(spec) constructor", field=field)
     return from_spec(spec)
+
+
+def prior_evaluations(store: Store, spec: CampaignSpec) -> list[Evaluation]:
+    """The finished results of the spec's ``warm_start`` campaigns, scored with this spec.
+
+    Observations that lack one of this spec's optimised objectives, or whose conditions lie
+    outside this space's bounds, are left out: the planner could not place or score them.
+
+    Raises:
+        SpecError: a named campaign is not in the store, or its parameters differ from this
+            space's.
+    """
+    evaluations: list[Evaluation] = []
+    optimised = [o.name for o in spec.objectives if o.weight > 0]
+    for campaign_id in spec.warm_start:
+        try:
+            earlier = Journal.open(store, campaign_id).campaign
+        except NotFound as exc:
+            raise SpecError(
+                f"warm_start names {campaign_id!r}, which is not a campaign in this store; "
+                "`cfl status` lists the campaigns",
+                field="warm_start",
+            ) from exc
+        if set(earlier.spec.space.names) != set(spec.space.names):
+            raise SpecError(
+                f"warm_start campaign {campaign_id!r} varies {sorted(earlier.spec.space.names)}, "
+                f"this spec {sorted(spec.space.names)}; only campaigns on the same parameters "
+                "can warm-start a planner",
+                field="warm_start",
+            )
+        for experiment_id, observation in earlier.observations.items():
+            if any(name not in observation.values for name in optimised):
+                continue
+            try:
+                params = spec.space.coerce(earlier.experiments[experiment_id].params)
+            except SpecError:
+                continue
+            evaluations.append(Evaluation(params, score(spec, observation.values)))
+    return evaluations
 
 
 def open_or_create(store: Store, spec: CampaignSpec, *, new: bool = False) -> Started:
@@ -86,6 +125,20 @@ def run_campaign(
     planner = _build("cfl.planners", spec.planner, spec, "planner")
     if not isinstance(planner, Planner):
         raise SpecError(f"{spec.planner!r} does not implement Planner", field="planner")
+    if spec.stop.converged and not isinstance(planner, Converges):
+        raise SpecError(
+            f"planner {spec.planner!r} cannot tell when it has converged; use cfl-gp or drop "
+            "stop.converged",
+            field="stop.converged",
+        )
+    if spec.warm_start:
+        if not isinstance(planner, WarmStarts):
+            raise SpecError(
+                f"planner {spec.planner!r} cannot learn from earlier campaigns; use cfl-gp or "
+                "drop warm_start",
+                field="warm_start",
+            )
+        planner.warm_start(prior_evaluations(journal.store, spec))
     proposer: HypothesisProposer | None = None
     if spec.coscientist is not None:
         built = _build("cfl.agents", spec.coscientist, spec, "coscientist")

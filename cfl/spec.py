@@ -83,6 +83,10 @@ class StopRules(_Frozen):
     target: Target | None = None
     patience: int | None = Field(default=None, ge=1)
     """Stop after this many rounds in a row without a better score."""
+    converged: bool = False
+    """Stop when the planner judges another experiment unlikely to improve the score (its
+    ``stop_reason()``; ``cfl-gp``: expected improvement below 0.1 % of the observed range for
+    three evaluations running). Planners without one never stop this way."""
 
 
 class CampaignSpec(_Frozen):
@@ -107,6 +111,11 @@ class CampaignSpec(_Frozen):
     stop: StopRules = StopRules()
     planner: str = "skopt-gp"
     """Entry-point name in ``cfl.planners``."""
+    warm_start: tuple[str, ...] = ()
+    """Ids of earlier campaigns in the same store, on a space with the same parameters, whose
+    finished observations the planner learns from before designing anything (scored with this
+    spec's objectives). They shape the model; they do not count toward ``initial_design`` or the
+    budget, and are never reported as this campaign's results."""
     coscientist: str | None = "auto"
     """Entry-point name in ``cfl.agents``: ``auto`` (a language model when ``CFL_LLM_*`` names
     one, else ``offline``), ``llm``, ``offline``; ``null`` runs without hypotheses."""
