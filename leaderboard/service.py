@@ -33,12 +33,13 @@ from benchmarks import strategies
 from benchmarks.problems.base import FunctionProblem
 from benchmarks.scoring import regret_of_value
 from cfl.errors import CFLError, LedgerTampered, NotFound, SpecError
-from cfl.keys import Keyring
-from cfl.ledger import utc_stamp, verify_chain
+from cfl.keys import Keyring, TrustedKeys
+from cfl.ledger import utc_stamp
 from cfl.planner import Evaluation
 from cfl.settings import Settings
 from cfl.space import Point
 from cfl.store import Store
+from cfl.verify import verify_log
 from leaderboard import db, sealing
 from leaderboard.config import StrategyConfig
 from leaderboard.ledger import ProblemLedger
@@ -797,7 +798,8 @@ class Leaderboard:
     def score_campaign(self, problem_id: str, participant: tuple[int, str], name: str) -> int:
         """Score an open problem from its campaign's verified observations.
 
-        The campaign's ledger is verified first (chain and head); the score is the best measured
+        The campaign's ledger is verified first (chain, signatures against the keys of
+        ``CFL_HOME``, tree heads, the head kept beside it); the score is the best measured
         value of the objective, and the submission lists the ids of the ledger records
         (``observation.recorded``) it was computed from, the best one first.
 
@@ -811,9 +813,17 @@ class Leaderboard:
         card = json.loads(row["card"])
         objective, direction = card["objective"]["name"], card["objective"]["direction"]
         store = self.cfl_store
-        info = store.campaign(row["campaign"])
-        records = store.records(info.id)
-        verify_chain(records, campaign=info.id, head=(info.head_seq, info.head_hash))
+        snapshot = store.snapshot(row["campaign"])
+        info = snapshot.info
+        verify_log(  # links, signatures (keys of CFL_HOME), tree heads, the head kept beside it
+            info.id,
+            snapshot.rows,
+            snapshot.heads,
+            TrustedKeys(self.ledger.keys.public_keys()),
+            head=(info.head_seq, info.head_hash),
+            workers=1,
+        )
+        records = snapshot.records
         evidence: list[tuple[float, str]] = []
         for record in records:
             if record.type != "observation.recorded":

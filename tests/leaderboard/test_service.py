@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from cfl.errors import SpecError
+from cfl.errors import LedgerTampered, SpecError
 from cfl.spec import CampaignSpec
 from cfl.store import Store
 from leaderboard import db
@@ -111,3 +111,20 @@ def test_chain_appends_retry_when_another_writer_moved_the_head(
     board.ledger.append("h1", "note", {"n": 2})
     assert [r.payload.get("n") for r in board.ledger.records("h1")[-2:]] == [1, 2]
     assert board.verify_problem("h1")["ok"] is True
+
+
+def test_open_problem_refuses_a_tampered_campaign(
+    board: Leaderboard, snar_spec: CampaignSpec
+) -> None:
+    store: Store = board.cfl_store
+    campaign = observed(store, snar_spec, [40.0, 72.5])
+    board.create_open("real2", campaign=campaign, objective="yield")
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "UPDATE record SET payload = replace(payload, '72.5', '99.5') "
+            f"WHERE campaign_id = '{campaign}'"
+        )
+    me = board.register("mallory")[0], "mallory"
+    with pytest.raises(LedgerTampered):
+        board.score_campaign("real2", me, "forged")
+    assert board.board("real2") == []
