@@ -109,8 +109,9 @@ class CampaignSpec(_Frozen):
     initial_design: int = Field(default=8, ge=1)
     """Space-filling experiments before the model takes over."""
     stop: StopRules = StopRules()
-    planner: str = "skopt-gp"
-    """Entry-point name in ``cfl.planners``."""
+    planner: str = "cfl-gp"
+    """Entry-point name in ``cfl.planners``: ``cfl-gp`` (CFL's GP with log EI, constraints,
+    warm start and a convergence test), ``skopt-gp`` (scikit-optimize's GP-EI), ``random``."""
     warm_start: tuple[str, ...] = ()
     """Ids of earlier campaigns in the same store, on a space with the same parameters, whose
     finished observations the planner learns from before designing anything (scored with this

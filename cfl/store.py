@@ -245,17 +245,30 @@ def _record(row: Any) -> Record:
     relies on it, and validating every JSON value costs more than reading the row.
     """
     campaign, seq, type_, ts, actor, payload, prev, digest, version, meta, sig = row
+    try:
+        parsed = json.loads(payload)
+        fields = {} if meta is None else json.loads(meta)
+    except ValueError as exc:  # JSON no CFL writer produces: the row was edited in the database
+        raise LedgerTampered(
+            f"record #{seq} of campaign {campaign!r} is not valid JSON ({exc}): it was edited "
+            "outside CFL; `cfl ledger verify` names every problem",
+            campaign=campaign,
+            seq=seq,
+            kind="edited",
+        ) from exc
     return Record.model_construct(
         campaign=campaign,
         seq=seq,
         type=type_,
         ts=ts,
         actor=actor,
-        payload=json.loads(payload),
+        payload=parsed,
         prev=prev,
         hash=digest,
         v=1 if version is None else version,
-        meta={} if meta is None else {k: v for k, v in json.loads(meta).items() if k in V2_FIELDS},
+        meta={k: v for k, v in fields.items() if k in V2_FIELDS}
+        if isinstance(fields, dict)
+        else {},
         sig=sig,
     )
 

@@ -195,8 +195,8 @@ def _missing_file(folder: Path) -> Path:
 def _yaml_syntax_error(folder: Path) -> Path:
     path = write_spec(folder, _small_spec_data())
     text = path.read_text()
-    assert "planner: skopt-gp\n" in text
-    path.write_text(text.replace("planner: skopt-gp\n", "planner: [skopt-gp\n"))
+    assert "planner: cfl-gp\n" in text
+    path.write_text(text.replace("planner: cfl-gp\n", "planner: [cfl-gp\n"))
     return path
 
 
@@ -295,7 +295,7 @@ def test_bad_spec_exits_2_naming_the_field_and_writes_nothing(
 
 def test_yaml_error_is_printed_verbatim(bad_runs: dict[str, BadRun]) -> None:
     stderr = bad_runs["yaml-syntax-error"].result.stderr
-    assert "planner: [skopt-gp" in stderr
+    assert "planner: [cfl-gp" in stderr
     assert "expected ',' or ']'" in stderr
 
 

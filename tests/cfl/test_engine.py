@@ -152,7 +152,7 @@ def test_a_share_of_each_batch_tests_the_open_hypotheses(tmp_path: Path, store: 
         for r in records
         if r.type == "experiment.designed"
     }
-    assert actors["E0005"] == "cfl:discriminate" and actors["E0006"] == "planner:skopt-gp"
+    assert actors["E0005"] == "cfl:discriminate" and actors["E0006"] == "planner:cfl-gp"
 
 
 def test_target_stops_early(tmp_path: Path, store: Store) -> None:

@@ -38,7 +38,7 @@ def test_a_converged_planner_ends_the_campaign_when_the_spec_asks(
     assert isinstance(planner, Converges)
     campaign = _engine_run(spec, store, planner)
     assert campaign.finished is not None and campaign.finished.reason == "converged"
-    assert campaign.finished.detail == "skopt-gp: nothing left to gain"
+    assert campaign.finished.detail == "cfl-gp: nothing left to gain"
     assert campaign.designed == 3
 
 

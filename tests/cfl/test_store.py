@@ -832,3 +832,18 @@ def test_a_snapshot_never_sees_records_past_the_head_it_read(
     finally:
         reader.close()
         writer.close()
+
+
+def test_a_record_edited_into_invalid_json_reads_as_tampering(
+    spec: CampaignSpec, store: Store
+) -> None:
+    campaign_id = Journal.create(store, spec, actor="human:ada").campaign.id
+    with store.engine.begin() as conn:
+        conn.execute(
+            update(RecordRow)
+            .where(RecordRow.campaign_id == campaign_id, RecordRow.seq == 1)
+            .values(payload='{"spec": 09}')
+        )
+    with pytest.raises(LedgerTampered, match=r"record #1 of campaign .* is not valid JSON") as e:
+        Journal.open(store, campaign_id)
+    assert (e.value.seq, e.value.kind) == (1, "edited")
