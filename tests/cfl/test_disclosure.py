@@ -217,7 +217,7 @@ def test_contributors_and_their_roles(supported: Ran) -> None:
     ada = people["human:ada"]
     assert ada.kind == "human" and "authored hypothesis H01" in ada.roles
     assert "started the campaign" in ada.roles
-    assert people["planner:skopt-gp"].kind == "AI"
+    assert people["planner:cfl-gp"].kind == "AI"
     assert people["device:hplc-1"].kind == "device"
     assert "measured 12 observations" in people["device:hplc-1"].roles
     assert "serial KPX-SIM-0001" in people["device:kapex-1"].label
