@@ -32,7 +32,15 @@ from cfl.space import (
 )
 from cfl.spec import CampaignSpec
 
-__all__ = ["Converges", "Evaluation", "Planner", "RandomPlanner", "SkoptPlanner", "WarmStarts"]
+__all__ = [
+    "Converges",
+    "Evaluation",
+    "Planner",
+    "RandomPlanner",
+    "Recommends",
+    "SkoptPlanner",
+    "WarmStarts",
+]
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,15 @@ class Converges(Protocol):
 
     def stop_reason(self) -> str | None:
         """Why the campaign may stop now, in words for the ledger; ``None`` to go on."""
+        ...
+
+
+@runtime_checkable
+class Recommends(Protocol):
+    """A planner that names the best conditions from its model, not from one lucky reading."""
+
+    def best(self) -> Point | None:
+        """The evaluated conditions the model rates best; ``None`` before any result."""
         ...
 
 

@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cfl.campaign import Campaign
-from cfl.models import ExperimentStatus
+from cfl.errors import CFLError
+from cfl.models import Experiment, ExperimentStatus
+from cfl.planner import Evaluation, Planner, Recommends
+from cfl.registry import load_plugin
 from cfl.space import CategoricalParameter
 from cfl.tournament import final_rank
 
@@ -172,6 +175,7 @@ def write_summary(
         for o in spec.objectives:
             unit = f" {o.unit}" if o.unit else ""
             lines.append(f"- **{o.name} = {observation.values[o.name]:.4g}{unit}** ({o.direction})")
+    lines += _recommended(campaign)
     lines += ["", f"![convergence]({plot.name})", "", "## Hypotheses", ""]
     if not campaign.hypotheses:
         lines.append("No hypotheses were proposed.")
@@ -244,3 +248,58 @@ def write_report(campaign: Campaign, out: Path, *, head: tuple[int, str]) -> Rep
     write_experiment_table(campaign, files.table)
     write_summary(campaign, files.summary, plot=files.plot, table=files.table, head=head)
     return files
+
+
+def recommended(campaign: Campaign) -> Experiment | None:
+    """The experiment the campaign's planner rates best from its model, if it can say.
+
+    The planner is rebuilt from the spec and fed every observation, as the engine does, so the
+    answer is the one the run itself would give. Planners without a ``best()`` (``skopt-gp``,
+    ``random``) give ``None``; so does a planner that cannot be loaded here.
+    """
+    try:
+        factory = load_plugin("cfl.planners", campaign.spec.planner)
+    except CFLError:
+        return None
+    from_spec = getattr(factory, "from_spec", None)
+    if from_spec is None:
+        return None
+    planner = from_spec(campaign.spec)
+    if not isinstance(planner, Recommends) or not isinstance(planner, Planner):
+        return None
+    planner.ingest(
+        [
+            Evaluation(campaign.experiments[eid].params, campaign.score_of(eid))
+            for eid in campaign.observations
+        ]
+    )
+    point = planner.best()
+    if point is None:
+        return None
+    return next(
+        (
+            e
+            for e in campaign.experiments.values()
+            if e.id in campaign.observations and e.params == point
+        ),
+        None,
+    )
+
+
+def _recommended(campaign: Campaign) -> list[str]:
+    """Lines naming the model's pick, and whether it is the best reading."""
+    best, pick = campaign.best(), recommended(campaign)
+    if best is None or pick is None:
+        return []
+    spec = campaign.spec
+    if pick.id == best[0].id:
+        return ["", f"The planner's model ({spec.planner}) rates the same experiment best."]
+    values = campaign.observations[pick.id].values
+    measured = ", ".join(f"{o.name} = {values[o.name]:.4g}" for o in spec.objectives)
+    conditions = ", ".join(f"{name} = {_fmt(value)}" for name, value in pick.params.items())
+    return [
+        "",
+        f"**Recommended conditions** (noise-aware): the planner's model ({spec.planner}) rates "
+        f"{pick.id} best by its posterior mean ({conditions}; measured {measured}). A single "
+        "best reading can be measurement luck; replicate both before scaling up.",
+    ]

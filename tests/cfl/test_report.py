@@ -1,0 +1,52 @@
+"""The campaign report's noise-aware recommendation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cfl.report import _recommended, recommended
+from cfl.spec import CampaignSpec, load_spec
+from tests.conftest import demo_spec_data, observed_campaign, write_spec
+
+LUCKY = {"residence_time": 0.6, "equivalents": 1.2, "concentration": 0.12, "temperature": 110.0}
+STEADY = {"residence_time": 1.9, "equivalents": 2.4, "concentration": 0.4, "temperature": 35.0}
+ELSEWHERE = [
+    {"residence_time": 1.2, "equivalents": 4.5, "concentration": 0.25, "temperature": 70.0},
+    {"residence_time": 0.9, "equivalents": 3.0, "concentration": 0.45, "temperature": 90.0},
+    {"residence_time": 1.6, "equivalents": 1.5, "concentration": 0.2, "temperature": 55.0},
+]
+
+
+def _spec(tmp_path: Path, planner: str) -> CampaignSpec:
+    data = demo_spec_data()
+    data.update(planner=planner)
+    return load_spec(write_spec(tmp_path, data))
+
+
+def _rows() -> list[tuple[dict[str, float | int | str], float]]:
+    # one lucky reading of 90 at conditions that read 70 and 71 when repeated; steady 84-86
+    lucky = [(dict(LUCKY), 90.0), (dict(LUCKY), 70.0), (dict(LUCKY), 71.0)]
+    steady = [(dict(STEADY), 85.0), (dict(STEADY), 84.0), (dict(STEADY), 86.0)]
+    others = [(dict(p), 50.0 + 5 * i) for i, p in enumerate(ELSEWHERE)]
+    return lucky + steady + others
+
+
+def test_the_model_recommends_the_steady_conditions_over_the_lucky_reading(
+    tmp_path: Path,
+) -> None:
+    campaign = observed_campaign(_spec(tmp_path, "cfl-gp"), _rows())
+    best = campaign.best()
+    assert best is not None and best[0].id == "E0001"  # the lucky 90
+    pick = recommended(campaign)
+    assert pick is not None and pick.params == STEADY and pick.id == "E0004"
+    (line,) = [text for text in _recommended(campaign) if text]
+    assert line.startswith("**Recommended conditions** (noise-aware): the planner's model (cfl-gp)")
+    assert "rates E0004 best" in line and "yield = 85" in line
+
+
+@pytest.mark.parametrize("planner", ["skopt-gp", "random"])
+def test_planners_without_a_model_pick_recommend_nothing(tmp_path: Path, planner: str) -> None:
+    campaign = observed_campaign(_spec(tmp_path, planner), _rows())
+    assert recommended(campaign) is None and _recommended(campaign) == []
