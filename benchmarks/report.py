@@ -139,6 +139,13 @@ def efficiency_verdict(
     return verdict, rows
 
 
+def _seed_counts(traces: dict[tuple[str, str], list[list[float]]], strategy: str) -> str:
+    """``"ax 10"``, or ``"ax 5-10"`` when problems differ in finished seeds."""
+    counts = [len(runs) for (_, s), runs in traces.items() if s == strategy]
+    low, high = min(counts), max(counts)
+    return f"{strategy} {low}" if low == high else f"{strategy} {low}-{high}"
+
+
 def _num(value: float) -> str:
     if value == 0:
         return "0"
@@ -191,10 +198,7 @@ def markdown(out: Path, plots: dict[str, str], chosen: str | None = None) -> str
         f"machine: {meta.get('machine', '?')}",
         f"- versions: {', '.join(f'{k} {v}' for k, v in meta.get('versions', {}).items())}",
         f"- seeds: {meta.get('seeds', '?')} in the last run; finished seeds per strategy: "
-        + ", ".join(
-            f"{s} {max(len(runs) for (_, t), runs in traces.items() if t == s)}"
-            for s in dict.fromkeys(t for _, t in traces)
-        )
+        + ", ".join(_seed_counts(traces, s) for s in dict.fromkeys(t for _, t in traces))
         + f"; budget {meta.get('budget', '?')} evaluations; batch {meta.get('batch', '?')}",
         "- regret is computed on the true (noiseless) value; see `benchmarks/scoring.py`",
     ]
