@@ -135,7 +135,9 @@ def test_two_workers_run_a_deployed_campaign_and_survive_one_killed_mid_step(
             second = run_deployment(
                 "campaign/snar-e2e-e2e", parameters={"control_poll_s": 0.5}, timeout=0
             )
-            final = _wait_state(second.id, {"COMPLETED"}, 90)
+            # ~40 s when alone; 180 s because it once stayed Running past 90 s in a full, loaded
+            # suite run (cause not found: see the issue 8 note)
+            final = _wait_state(second.id, {"COMPLETED"}, 180)
         assert final.state.is_completed(), final.state
         cid = store.campaigns()[0].id
         assert len(store.campaigns()) == 1  # resumed, not started again
