@@ -36,16 +36,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from skopt import Optimizer
 from skopt.sampler import Lhs
-from skopt.space import Categorical, Dimension, Integer, Real, Space
+from skopt.space import Dimension, Space
 
 from benchmarks.problems import Problem
 from cfl.errors import SpecError
 from cfl.lab import DeviceSpec, LabSpec
-from cfl.planner import Evaluation, Planner
+from cfl.planner import Evaluation, Planner, skopt_dimension, skopt_point
 from cfl.protocol import Step
 from cfl.registry import available_plugins, load_plugin
 from cfl.space import (
-    CategoricalParameter,
     ContinuousParameter,
     IntegerParameter,
     ParamValue,
@@ -89,32 +88,8 @@ class _Peer:
     """Modules that must be importable."""
 
 
-def _dimension(
-    parameter: ContinuousParameter | IntegerParameter | CategoricalParameter,
-) -> Dimension:
-    if isinstance(parameter, ContinuousParameter):
-        prior = "log-uniform" if parameter.log_scale else "uniform"
-        return Real(parameter.low, parameter.high, prior=prior, name=parameter.name)
-    if isinstance(parameter, IntegerParameter):
-        return Integer(parameter.low, parameter.high, name=parameter.name)
-    return Categorical(list(parameter.levels), name=parameter.name)
-
-
 def _dimensions(space: SearchSpace) -> list[Dimension]:
-    return [_dimension(p) for p in space.parameters]
-
-
-def _point(space: SearchSpace, row: Sequence[object]) -> Point:
-    """A row of library values as a point of plain Python values."""
-    point: Point = {}
-    for parameter, value in zip(space.parameters, row, strict=True):
-        if isinstance(parameter, ContinuousParameter):
-            point[parameter.name] = float(value)  # type: ignore[arg-type]
-        elif isinstance(parameter, IntegerParameter):
-            point[parameter.name] = int(value)  # type: ignore[call-overload]
-        else:
-            point[parameter.name] = str(value)
-    return point
+    return [skopt_dimension(p) for p in space.parameters]
 
 
 def _row(space: SearchSpace, point: Point) -> list[ParamValue]:
@@ -130,7 +105,7 @@ def initial_design(space: SearchSpace, n: int, seed: int) -> list[Point]:
     rows = Lhs(criterion="maximin", iterations=200).generate(
         Space(_dimensions(space)).dimensions, n, random_state=seed
     )
-    return [_point(space, row) for row in rows]
+    return [skopt_point(space, row) for row in rows]
 
 
 class Penalty:
@@ -222,7 +197,7 @@ class SkoptDefault:
                 self._optimizer.tell([x for x, _ in self._untold], [y for _, y in self._untold])
             self._untold = []
         rows = [self._optimizer.ask()] if n == 1 else self._optimizer.ask(n_points=n)
-        return [_point(self._space, row) for row in rows]
+        return [skopt_point(self._space, row) for row in rows]
 
 
 # --- Optuna ---------------------------------------------------------------------------------
@@ -282,7 +257,7 @@ class OptunaPlanner:
             if started < len(self._design):  # the shared design first, enqueued as it is due
                 self._study.enqueue_trial(dict(self._design[started]))
             trial = self._study.ask(self._distributions)
-            point = _point(self._space, [trial.params[name] for name in self._space.names])
+            point = skopt_point(self._space, [trial.params[name] for name in self._space.names])
             self._running.setdefault(_key(self._space, point), []).append(trial)
             points.append(point)
         return points
@@ -382,7 +357,7 @@ class BaybePlanner:
                 warnings.simplefilter("ignore")
                 table = self._campaign.recommend(n - len(chosen), pending_experiments=frame)
             rows = table[list(self._space.names)].itertuples(index=False)
-            chosen += [_point(self._space, list(row)) for row in rows]
+            chosen += [skopt_point(self._space, list(row)) for row in rows]
         return chosen
 
     def ingest(self, evaluations: Sequence[Evaluation]) -> None:
@@ -446,7 +421,7 @@ class AxPlanner:
                 warnings.simplefilter("ignore")
                 trials = self._client.get_next_trials(max_trials=n - len(chosen))
             for index, parameters in trials.items():
-                point = _point(self._space, [parameters[name] for name in self._space.names])
+                point = skopt_point(self._space, [parameters[name] for name in self._space.names])
                 self._open.setdefault(_key(self._space, point), []).append(index)
                 chosen.append(point)
         return chosen

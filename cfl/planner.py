@@ -111,7 +111,7 @@ class WarmStarts(Protocol):
         ...
 
 
-def _to_point(space: SearchSpace, row: Sequence[object]) -> Point:
+def skopt_point(space: SearchSpace, row: Sequence[object]) -> Point:
     """A skopt row as a point of plain Python values (skopt hands out numpy scalars)."""
     point: Point = {}
     for parameter, value in zip(space.parameters, row, strict=True):
@@ -124,7 +124,7 @@ def _to_point(space: SearchSpace, row: Sequence[object]) -> Point:
     return point
 
 
-def _dimension(
+def skopt_dimension(
     parameter: ContinuousParameter | IntegerParameter | CategoricalParameter,
 ) -> Dimension:
     if isinstance(parameter, ContinuousParameter):
@@ -153,7 +153,7 @@ class SkoptPlanner:
 
     def __init__(self, space: SearchSpace, *, seed: int, initial_design: int) -> None:
         self._space = space
-        self._dims = [_dimension(p) for p in space.parameters]
+        self._dims = [skopt_dimension(p) for p in space.parameters]
         self._seed = seed
         self._initial_design = initial_design
         self._evaluations: list[Evaluation] = []
@@ -219,7 +219,7 @@ class SkoptPlanner:
         return [point[name] for name in self._space.names]
 
     def _point(self, row: Sequence[object]) -> Point:
-        return _to_point(self._space, row)
+        return skopt_point(self._space, row)
 
     def _key(self, point: Point) -> tuple[ParamValue, ...]:
         return tuple(point[name] for name in self._space.names)
@@ -234,7 +234,7 @@ class RandomPlanner:
 
     def __init__(self, space: SearchSpace, *, seed: int) -> None:
         self._space = space
-        self._dims = [_dimension(p) for p in space.parameters]
+        self._dims = [skopt_dimension(p) for p in space.parameters]
         self._seed = seed
         self._seen = 0
 
@@ -252,4 +252,4 @@ class RandomPlanner:
         # seeded by how much was already asked, so a resumed campaign draws what it would have
         rng = np.random.RandomState(self._seed * 1_000_003 + self._seen + len(pending))
         rows = Space(self._dims).rvs(n, random_state=rng)
-        return [_to_point(self._space, row) for row in rows]
+        return [skopt_point(self._space, row) for row in rows]
