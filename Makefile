@@ -46,7 +46,7 @@ tools:
 test: $(VENV)/.dev tools
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 ## bench: the full planner benchmark (10 seeds, budget 40, every strategy installed here; hours
 ## on 2 cores, resumable) and benchmarks/RESULTS.md regenerated from it
