@@ -7,21 +7,11 @@ import pytest
 
 from cfl.planner import Evaluation, Planner, SkoptPlanner
 from cfl.space import (
-    CategoricalParameter,
     ContinuousParameter,
-    IntegerParameter,
     Point,
     SearchSpace,
 )
-
-MIXED = SearchSpace(
-    parameters=(
-        ContinuousParameter(name="x", low=0.0, high=1.0),
-        IntegerParameter(name="k", low=1, high=5),
-        CategoricalParameter(name="solvent", levels=("A", "B", "C")),
-        ContinuousParameter(name="flow", low=0.01, high=10.0, log_scale=True),
-    )
-)
+from tests.cfl.spaces import MIXED
 
 
 def _score(p: Point) -> float:

@@ -17,15 +17,8 @@ from cfl.space import (
     Point,
     SearchSpace,
 )
+from tests.cfl.spaces import MIXED
 
-MIXED = SearchSpace(
-    parameters=(
-        ContinuousParameter(name="x", low=0.0, high=1.0),
-        IntegerParameter(name="k", low=1, high=5),
-        CategoricalParameter(name="solvent", levels=("A", "B", "C")),
-        ContinuousParameter(name="flow", low=0.01, high=10.0, log_scale=True),
-    )
-)
 BRANIN = SearchSpace(
     parameters=(
         ContinuousParameter(name="x1", low=-5.0, high=10.0),
