@@ -1,7 +1,7 @@
 """Strategies by name: CFL's planners and the peers they are held against.
 
-Every strategy is a factory ``(problem, seed, batch) -> cfl.planner.Planner``, so the harness
-drives peers exactly as it drives CFL's own planners. Names:
+Every strategy is a factory ``(problem, seed, batch, initial) -> cfl.planner.Planner``, so the
+harness drives peers exactly as it drives CFL's own planners. Names:
 
 * every planner registered under the ``cfl.planners`` entry point (``random``, ``skopt-gp``,
   and whatever else is installed), built through its ``from_spec`` from a campaign spec that
@@ -16,7 +16,8 @@ Shared rules, stated in the report:
 * *Initial design*: the first :data:`INITIAL_DESIGN` points are the same maximin Latin hypercube
   CFL's skopt planner uses (seeded by the run's seed) for Optuna (enqueued trials), BayBE and Ax
   (handed out by the adapter, then told as measurements); skopt-default keeps its own random
-  start (that is its default); CFL planners are given ``initial_design = 10``.
+  start (that is its default) of the same size; CFL planners are given ``initial_design = 10``.
+  :func:`build` takes another size (``initial``) for everyone, e.g. a leaderboard submission's.
 * *Several objectives*: Optuna optimises them natively (TPE and GP both do); skopt, BayBE and Ax
   see the problem's stated scalarisation :meth:`Problem.score`.
 * *Black-box constraints*: Optuna models them (``Trial.set_constraint``); skopt, BayBE and Ax are
@@ -69,8 +70,8 @@ __all__ = [
     "unavailable",
 ]
 
-Factory = Callable[[Problem, int, int], Planner]
-"""``(problem, seed, batch) -> planner``."""
+Factory = Callable[[Problem, int, int, int], Planner]
+"""``(problem, seed, batch, initial design size) -> planner``."""
 
 INITIAL_DESIGN = 10
 """Space-filling points every strategy starts from (where the strategy allows)."""
@@ -128,7 +129,9 @@ class Penalty:
 # --- CFL planners ---------------------------------------------------------------------------
 
 
-def campaign_spec(problem: Problem, seed: int, batch: int) -> CampaignSpec:
+def campaign_spec(
+    problem: Problem, seed: int, batch: int, initial: int = INITIAL_DESIGN
+) -> CampaignSpec:
     """The campaign spec a CFL planner is built from: the problem as a lab would state it."""
     return CampaignSpec(
         name=problem.name.replace("_", "-"),
@@ -141,7 +144,7 @@ def campaign_spec(problem: Problem, seed: int, batch: int) -> CampaignSpec:
         ),
         budget=Budget(experiments=NOMINAL_BUDGET),
         batch_size=batch,
-        initial_design=INITIAL_DESIGN,
+        initial_design=initial,
         coscientist=None,
         testing_share=0.0,
         lab=LabSpec(
@@ -154,7 +157,7 @@ def campaign_spec(problem: Problem, seed: int, batch: int) -> CampaignSpec:
 
 
 def _cfl_factory(name: str) -> Factory:
-    def build(problem: Problem, seed: int, batch: int) -> Planner:
+    def build(problem: Problem, seed: int, batch: int, initial: int) -> Planner:
         plugin = load_plugin("cfl.planners", name)
         from_spec = getattr(plugin, "from_spec", None)
         if from_spec is None:
@@ -162,7 +165,7 @@ def _cfl_factory(name: str) -> Factory:
                 f"planner {name!r} ({plugin!r}) has no from_spec(spec); give the class a "
                 "from_spec classmethod so the benchmark can build it"
             )
-        planner = from_spec(campaign_spec(problem, seed, batch))
+        planner = from_spec(campaign_spec(problem, seed, batch, initial))
         if not isinstance(planner, Planner):
             raise SpecError(f"planner {name!r} built {planner!r}, which is not a cfl Planner")
         return planner
@@ -180,9 +183,11 @@ class SkoptDefault:
     of a suggestion includes fitting, as it does for every other strategy.
     """
 
-    def __init__(self, problem: Problem, seed: int) -> None:
+    def __init__(self, problem: Problem, seed: int, initial: int = INITIAL_DESIGN) -> None:
         self._space = problem.space
-        self._optimizer = Optimizer(_dimensions(problem.space), random_state=seed)
+        self._optimizer = Optimizer(
+            _dimensions(problem.space), n_initial_points=initial, random_state=seed
+        )
         self._penalty = Penalty()
         self._untold: list[tuple[list[ParamValue], float]] = []
 
@@ -229,7 +234,9 @@ class OptunaPlanner:
     The shared initial design is enqueued as it falls due.
     """
 
-    def __init__(self, problem: Problem, seed: int, sampler: str) -> None:
+    def __init__(
+        self, problem: Problem, seed: int, sampler: str, initial: int = INITIAL_DESIGN
+    ) -> None:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -247,7 +254,7 @@ class OptunaPlanner:
             len(self._objectives) if self._multi else 1
         )
         self._study = optuna.create_study(directions=directions, sampler=chosen)
-        self._design = initial_design(problem.space, INITIAL_DESIGN, seed)
+        self._design = initial_design(problem.space, initial, seed)
         self._running: dict[tuple[ParamValue, ...], list[optuna.trial.Trial]] = {}
 
     def suggest(self, n: int, pending: Sequence[Point]) -> list[Point]:
@@ -291,8 +298,8 @@ class OptunaPlanner:
 class _Handout:
     """Hands out the shared initial design while fewer points than it holds were started."""
 
-    def __init__(self, space: SearchSpace, seed: int) -> None:
-        self._design = initial_design(space, INITIAL_DESIGN, seed)
+    def __init__(self, space: SearchSpace, seed: int, initial: int = INITIAL_DESIGN) -> None:
+        self._design = initial_design(space, initial, seed)
         self.told = 0
 
     def take(self, n: int, pending: int) -> list[Point]:
@@ -312,7 +319,7 @@ class BaybePlanner:
     Constraints by :class:`Penalty`; pending experiments passed as ``pending_experiments``.
     """
 
-    def __init__(self, problem: Problem, seed: int) -> None:
+    def __init__(self, problem: Problem, seed: int, initial: int = INITIAL_DESIGN) -> None:
         import baybe
         from baybe.objectives import SingleTargetObjective
         from baybe.parameters import (
@@ -343,7 +350,7 @@ class BaybePlanner:
             objective=SingleTargetObjective(NumericalTarget(name="score")),
         )
         self._space = problem.space
-        self._handout = _Handout(problem.space, seed)
+        self._handout = _Handout(problem.space, seed, initial)
         self._penalty = Penalty()
 
     def suggest(self, n: int, pending: Sequence[Point]) -> list[Point]:
@@ -379,7 +386,7 @@ class AxPlanner:
     Constraints by :class:`Penalty`; asked trials stay open until their result comes.
     """
 
-    def __init__(self, problem: Problem, seed: int) -> None:
+    def __init__(self, problem: Problem, seed: int, initial: int = INITIAL_DESIGN) -> None:
         from ax.api.client import Client
         from ax.api.configs import ChoiceParameterConfig, RangeParameterConfig
 
@@ -410,7 +417,7 @@ class AxPlanner:
         self._client.configure_experiment(parameters=configs)
         self._client.configure_optimization(objective="score")
         self._space = problem.space
-        self._handout = _Handout(problem.space, seed)
+        self._handout = _Handout(problem.space, seed, initial)
         self._penalty = Penalty()
         self._open: dict[tuple[ParamValue, ...], list[int]] = {}
 
@@ -437,15 +444,24 @@ class AxPlanner:
 # --- the registry ---------------------------------------------------------------------------
 
 PEERS: dict[str, _Peer] = {
-    "skopt-default": _Peer(lambda problem, seed, batch: SkoptDefault(problem, seed), ("skopt",)),
+    "skopt-default": _Peer(
+        lambda problem, seed, batch, initial: SkoptDefault(problem, seed, initial), ("skopt",)
+    ),
     "optuna-tpe": _Peer(
-        lambda problem, seed, batch: OptunaPlanner(problem, seed, "tpe"), ("optuna",)
+        lambda problem, seed, batch, initial: OptunaPlanner(problem, seed, "tpe", initial),
+        ("optuna",),
     ),
     "optuna-gp": _Peer(
-        lambda problem, seed, batch: OptunaPlanner(problem, seed, "gp"), ("optuna", "torch")
+        lambda problem, seed, batch, initial: OptunaPlanner(problem, seed, "gp", initial),
+        ("optuna", "torch"),
     ),
-    "baybe": _Peer(lambda problem, seed, batch: BaybePlanner(problem, seed), ("baybe", "torch")),
-    "ax": _Peer(lambda problem, seed, batch: AxPlanner(problem, seed), ("ax", "torch")),
+    "baybe": _Peer(
+        lambda problem, seed, batch, initial: BaybePlanner(problem, seed, initial),
+        ("baybe", "torch"),
+    ),
+    "ax": _Peer(
+        lambda problem, seed, batch, initial: AxPlanner(problem, seed, initial), ("ax", "torch")
+    ),
 }
 """Peer strategies and the modules each needs."""
 
@@ -471,8 +487,10 @@ def unavailable(name: str) -> str | None:
     return None
 
 
-def build(name: str, problem: Problem, seed: int, batch: int) -> Planner:
-    """Strategy ``name``'s planner for one run.
+def build(
+    name: str, problem: Problem, seed: int, batch: int, initial: int = INITIAL_DESIGN
+) -> Planner:
+    """Strategy ``name``'s planner for one run, starting from ``initial`` space-filling points.
 
     Raises:
         SpecError: the name is unknown or the strategy is not installed (the message says how).
@@ -481,8 +499,8 @@ def build(name: str, problem: Problem, seed: int, batch: int) -> Planner:
     if reason is not None:
         raise SpecError(reason)
     if name in available_plugins("cfl.planners"):
-        return _cfl_factory(name)(problem, seed, batch)
-    return PEERS[name].factory(problem, seed, batch)
+        return _cfl_factory(name)(problem, seed, batch, initial)
+    return PEERS[name].factory(problem, seed, batch, initial)
 
 
 def parse(text: str) -> list[str]:

@@ -32,6 +32,7 @@ from cfl.keys import Keyring, TrustedKeys
 from cfl.models import ExperimentStatus
 from cfl.verify import report_lines, verify_log
 from leaderboard import plots
+from leaderboard.boards import SORTS, BoardRow, truth_sealed
 from leaderboard.config import (
     MAX_BODY,
     ExperimentRequest,
@@ -40,7 +41,7 @@ from leaderboard.config import (
     StrategyConfig,
 )
 from leaderboard.security import Limits, retry_after
-from leaderboard.service import SORTS, BoardRow, Leaderboard
+from leaderboard.service import Leaderboard
 from leaderboard.templates import environment
 
 __all__ = ["BodyLimit", "PageCache", "PageStore", "Worker", "create_app", "page_key"]
@@ -373,7 +374,8 @@ def create_app(
             sort=sort,
             descending=order == "desc",
         )
-        columns = _COLUMNS_SEALED if problem["kind"] == "sealed" else _COLUMNS_OPEN
+        show_truth = problem["kind"] == "sealed" and not truth_sealed(problem)
+        columns = _COLUMNS_SEALED if show_truth else _COLUMNS_OPEN
         links = {}
         for column, _ in columns:
             next_order = "desc" if sort == column and order == "asc" else "asc"
@@ -400,32 +402,36 @@ def create_app(
             order=order,
             revealed=revealed,
             reveal_ok=reveal_ok,
+            show_truth=show_truth,
         )
 
     @app.get("/problems/{problem_id}/convergence.svg")
     def convergence_svg(problem_id: str) -> Response:
-        board.problem(problem_id)
+        label, curves = board.curves(problem_id)
         svg = plots.line_chart(
-            board.curves(problem_id),
-            title=f"{problem_id}: mean regret (public seeds)",
+            curves,
+            title=f"{problem_id}: mean {label} (public seeds)",
             xlabel="experiments",
-            ylabel="regret",
+            ylabel=label,
         )
         return Response(svg, media_type="image/svg+xml")
 
     @app.get("/problems/{problem_id}/budget.svg")
     def budget_svg(problem_id: str) -> Response:
-        rows = board.board(problem_id)
+        # Regret once the truth may show; the best measured value while it is sealed.
+        score = "best" if truth_sealed(board.problem(problem_id)) else "regret"
+        label = "best found" if score == "best" else "final regret"
+        seeds = max(1, _seeds(problem_id))
         points = [
-            (r.name, (r.experiments or 0) / max(1, _seeds(problem_id)), r.regret)
-            for r in rows
-            if r.regret is not None and r.kind == "strategy"
+            (r.name, (r.experiments or 0) / seeds, getattr(r, score))
+            for r in board.board(problem_id)
+            if r.kind == "strategy"
         ]
         svg = plots.scatter_chart(
             [(n, float(x), float(y)) for n, x, y in points if y is not None],
-            title=f"{problem_id}: final regret against budget",
+            title=f"{problem_id}: {label} against budget",
             xlabel="experiments per seed",
-            ylabel="regret",
+            ylabel=label,
         )
         return Response(svg, media_type="image/svg+xml")
 
@@ -472,6 +478,7 @@ def create_app(
             problems=problems,
             problem_id=problem_id,
             strategies=[s for s in strategies.names() if strategies.unavailable(s) is None],
+            initial_design=strategies.INITIAL_DESIGN,
             error=error,
             done=done,
         )
@@ -490,6 +497,8 @@ def create_app(
                 name=form.get("name", ""),
                 strategy=form.get("strategy", ""),
                 batch=int(form.get("batch") or 1),
+                budget=int(form["budget"]) if form.get("budget") else None,
+                initial_design=int(form.get("initial_design") or strategies.INITIAL_DESIGN),
             )
             submission_id = board.submit(problem_id, found, config)
         except (ValidationError, ValueError) as exc:
@@ -517,13 +526,15 @@ def create_app(
     @app.get("/submissions/{submission_id}", response_class=HTMLResponse)
     def submission_page(submission_id: int) -> HTMLResponse:
         s = board.submission(submission_id)
-        closed = board.problem(s["problem_id"])["status"] == "closed"
+        problem = board.problem(s["problem_id"])
         evidence = json.loads(s["evidence"]) if s["evidence"] else []
         return render(
             "submission.html",
             title=f"Submission {submission_id}",
             s=s,
-            private=closed,
+            private=problem["status"] == "closed",
+            truth=problem["kind"] == "sealed" and not truth_sealed(problem),
+            sealed=truth_sealed(problem),
             evidence=evidence,
             refresh=5 if s["status"] in ("queued", "running") else None,
         )
@@ -690,7 +701,7 @@ def create_app(
     @app.get("/api/submissions/{submission_id}")
     def api_submission(submission_id: int) -> dict[str, Any]:
         s = board.submission(submission_id)
-        closed = board.problem(s["problem_id"])["status"] == "closed"
+        problem = board.problem(s["problem_id"])
         public = {
             k: s[k]
             for k in (
@@ -700,7 +711,9 @@ def create_app(
             )
         }  # fmt: skip
         public["evidence"] = json.loads(s["evidence"]) if s["evidence"] else []
-        if closed:
+        if truth_sealed(problem):  # withheld until the reveal (leaderboard.boards)
+            public.update(regret=None, regret_low=None, regret_high=None, auc=None)
+        if problem["status"] == "closed":
             public.update(p_regret=s["p_regret"], p_auc=s["p_auc"], p_best=s["p_best"])
         return public
 

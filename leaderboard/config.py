@@ -29,13 +29,15 @@ class StrategyConfig(_Strict):
     ``random``, ``skopt-gp``, ``cfl-gp``; and installed peers such as ``optuna-tpe``), built with
     its documented defaults (:func:`benchmarks.strategies.campaign_spec`: a 10-point maximin
     Latin hypercube start). ``batch``: points asked per round (1-8). ``budget``: experiments per
-    seed, at most the problem's (default: the problem's).
+    seed, at most the problem's (default: the problem's). ``initial_design``: space-filling
+    experiments (the shared maximin Latin hypercube) before the strategy's model takes over.
     """
 
     name: str = Field(min_length=1, max_length=80)
     strategy: str = Field(min_length=1, max_length=40)
     batch: int = Field(default=1, ge=1, le=8)
     budget: int | None = Field(default=None, ge=1, le=60)
+    initial_design: int = Field(default=strategies.INITIAL_DESIGN, ge=1, le=60)
 
     @field_validator("strategy")
     @classmethod

@@ -18,6 +18,7 @@ import os
 
 from sqlalchemy import (
     Column,
+    Engine,
     Float,
     ForeignKey,
     Index,
@@ -26,12 +27,15 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    inspect,
+    text,
 )
 
 from cfl.settings import Settings
 
 __all__ = [
     "METADATA",
+    "create",
     "experiments",
     "leaderboard_url",
     "participants",
@@ -87,7 +91,8 @@ submissions = Table(
     Column("error", Text, nullable=True),
     Column("created", String(32), nullable=False),
     Column("finished", String(32), nullable=True),
-    # public split (seeds 0..public_seeds-1): shown while open
+    # public split (seeds 0..public_seeds-1): best found shown while open, the rest (computed
+    # from the sealed truth) once a sealed problem closes (leaderboard.boards)
     Column("regret", Float, nullable=True),
     Column("regret_low", Float, nullable=True),
     Column("regret_high", Float, nullable=True),
@@ -106,6 +111,7 @@ submissions = Table(
     Column("experiments", Integer, nullable=True),
     Column("wall_s", Float, nullable=True),
     Column("curve", Text, nullable=True),  # public split: mean regret after each experiment
+    Column("measured_curve", Text, nullable=True),  # public split: mean best measured so far
     Column("record", String(120), nullable=True),  # the submission.scored ledger record
     Column("evidence", Text, nullable=True),  # open problems: ledger record ids scored
 )
@@ -142,3 +148,20 @@ def leaderboard_url() -> str:
     if url:
         return url
     return f"sqlite:///{Settings().home / 'leaderboard.db'}"
+
+
+def create(engine: Engine) -> None:
+    """Create the tables, and add the nullable columns newer versions added to existing ones.
+
+    A leaderboard database outlives releases: a column added since (e.g. ``measured_curve``)
+    is added in place, empty, so older submissions keep their scores.
+    """
+    METADATA.create_all(engine)
+    inspector = inspect(engine)
+    with engine.begin() as conn:
+        for table in METADATA.sorted_tables:
+            present = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present and column.nullable:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"))

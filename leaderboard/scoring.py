@@ -5,8 +5,8 @@ Per seed (one run of a strategy, or one interactive session), from the server-si
 * **best found**: the best *measured* value of the objective (what the participant saw), in the
   objective's own direction;
 * **regret**: ``gain(optimum) - gain(true value of the incumbent)`` after the last experiment,
-  where the incumbent is the best measured point, scored on the sealed truth (never shown
-  before the reveal, only the regret); lower is better, 0 is perfect;
+  where the incumbent is the best measured point, scored on the sealed truth (shown only after
+  the reveal, like the truth itself: :mod:`leaderboard.boards`); lower is better, 0 is perfect;
 * **AUC**: the area under the regret curve divided by the number of experiments, i.e. the mean
   of the regret after experiment 1, 2, ..., n: lower is better; it rewards getting there early.
 

@@ -1,8 +1,9 @@
 """The leaderboard's operations: problems, participants, submissions, sessions, scores, boards.
 
 Everything the web app and the CLI do goes through :class:`Leaderboard`; it is the only code that
-reads a problem's secret, and it never returns it before the reveal (only scores computed from
-it). Limits (documented in README.md, "Leaderboard"):
+reads a problem's secret, and it never returns it, or a score computed from it, before the reveal
+(:mod:`leaderboard.boards` says what a board shows when). Runs and their scores are
+:mod:`leaderboard.runs`'. Limits (documented in README.md, "Leaderboard"):
 
 * strategy submissions: budget up to :data:`MAX_BUDGET` experiments per seed, batch up to
   :data:`MAX_BATCH`, at most :data:`MAX_QUEUED` queued or running per participant;
@@ -20,7 +21,6 @@ import threading
 import time
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -30,31 +30,25 @@ from sqlalchemy.engine import Engine, RowMapping
 from threadpoolctl import threadpool_limits
 
 from benchmarks import strategies
-from benchmarks.problems.base import FunctionProblem
-from benchmarks.scoring import regret_of_value
-from cfl.errors import CFLError, LedgerTampered, NotFound, SpecError
+from cfl.errors import LedgerTampered, NotFound, SpecError
 from cfl.keys import Keyring, TrustedKeys
 from cfl.ledger import utc_stamp
-from cfl.planner import Evaluation
 from cfl.settings import Settings
-from cfl.space import Point
 from cfl.store import Store
 from cfl.verify import verify_log
 from leaderboard import db, sealing
+from leaderboard.boards import SORTS, BoardRow, rank_rows, sort_rows, truth_sealed
 from leaderboard.config import StrategyConfig
 from leaderboard.ledger import ProblemLedger
-from leaderboard.scoring import auc, rank_with_ties, summarise
+from leaderboard.runs import SEALED_SCORES, SeedRun, run_seed, score_runs, session_run
 
 __all__ = [
     "MAX_BATCH",
     "MAX_BUDGET",
     "MAX_OPEN_SESSIONS",
     "MAX_QUEUED",
-    "BoardRow",
     "Leaderboard",
-    "SeedRun",
     "hash_token",
-    "run_seed",
 ]
 
 MAX_BUDGET = 60
@@ -65,100 +59,10 @@ MAX_OPEN_SESSIONS = 3
 VERSION_TTL_S = 1.0
 """How long a page may show a problem's version before asking the database again."""
 
-SORTS = ("rank", "regret", "auc", "best", "experiments", "wall_s", "name", "participant", "id")
-
 
 def hash_token(token: str) -> str:
     """SHA-256 hex of an API token: the only form a token is kept in."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True)
-class SeedRun:
-    """One seed of one strategy (or one session): the regret curve and what it measured."""
-
-    regrets: list[float]
-    best: float
-    """Best measured value, in the objective's units."""
-    wall_s: float
-
-
-def _incumbent_regret(problem: FunctionProblem, done: Sequence[tuple[Point, float]]) -> float:
-    """Regret of the best *measured* point, on the truth."""
-    objective = problem.objectives[0]
-    point = max(done, key=lambda pm: objective.gain(pm[1]))[0]
-    return regret_of_value(problem, problem.truth(point).values[objective.name])
-
-
-def run_seed(
-    problem: FunctionProblem,
-    strategy: str,
-    seed: int,
-    budget: int,
-    batch: int,
-    noise: np.random.Generator,
-) -> SeedRun:
-    """Run strategy ``strategy`` on ``problem`` for ``budget`` experiments (synchronous rounds)."""
-    started = time.perf_counter()
-    planner = strategies.build(strategy, problem, seed, batch)
-    objective = problem.objectives[0]
-    done: list[tuple[Point, float]] = []
-    regrets: list[float] = []
-    while len(done) < budget:
-        n = min(batch, budget - len(done))
-        suggested = planner.suggest(n, [])
-        if len(suggested) != n:
-            raise CFLError(f"{strategy} suggested {len(suggested)} points when asked for {n}")
-        measured = []
-        for raw in suggested:
-            point = problem.space.coerce(raw)
-            outcome = problem.evaluate(point, noise)
-            measured.append((point, outcome))
-        planner.ingest(
-            [
-                Evaluation(
-                    params=p,
-                    score=problem.score(m),
-                    objectives={objective.name: objective.gain(m.values[objective.name])},
-                )
-                for p, m in measured
-            ]
-        )
-        for point, outcome in measured:
-            done.append((point, outcome.values[objective.name]))
-            regrets.append(_incumbent_regret(problem, done))
-    best = max((v for _, v in done), key=objective.gain)
-    return SeedRun(regrets, float(best), time.perf_counter() - started)
-
-
-@dataclass
-class BoardRow:
-    """One leaderboard line (public fields only)."""
-
-    id: int
-    name: str
-    participant: str
-    kind: str
-    strategy: str
-    regret: float | None
-    regret_low: float | None
-    regret_high: float | None
-    auc: float | None
-    best: float | None
-    best_low: float | None
-    best_high: float | None
-    experiments: int | None
-    wall_s: float | None
-    created: str
-    record: str | None
-    rank: int = 0
-    evidence: list[str] = field(default_factory=list)
-
-
-def _num(value: float | None, fallback: float | None = None) -> float:
-    if value is not None:
-        return value
-    return fallback if fallback is not None else 0.0
 
 
 def _json(value: Any) -> str:
@@ -179,7 +83,7 @@ class Leaderboard:
         self.cfl_store_url = cfl_store_url
         self.store = Store.open(self.url)
         self.engine: Engine = self.store.engine
-        db.METADATA.create_all(self.engine)
+        db.create(self.engine)
         self.ledger = ProblemLedger(self.store, keys)
         self._cfl_store_url = cfl_store_url
         self._cfl_store: Store | None = None
@@ -581,7 +485,15 @@ class Leaderboard:
                 for seed in range(public + private):
                     noise = np.random.default_rng([noise_key, seed])
                     runs.append(
-                        run_seed(problem, config.strategy, seed, budget, config.batch, noise)
+                        run_seed(
+                            problem,
+                            config.strategy,
+                            seed,
+                            budget,
+                            config.batch,
+                            noise,
+                            initial=config.initial_design,
+                        )
                     )
         except Exception as exc:  # a strategy failed: the submission says why, the server lives
             with self.engine.begin() as conn:
@@ -600,39 +512,17 @@ class Leaderboard:
         public: Sequence[SeedRun],
         private: Sequence[SeedRun],
     ) -> None:
-        values: dict[str, Any] = {}
-        r = summarise([run.regrets[-1] for run in public])
-        a = summarise([auc(run.regrets) for run in public])
-        b = summarise([run.best for run in public])
-        values.update(
-            regret=r.mean, regret_low=r.low, regret_high=r.high,
-            auc=a.mean, auc_low=a.low, auc_high=a.high,
-            best=b.mean, best_low=b.low, best_high=b.high,
-        )  # fmt: skip
-        if private:
-            pr = summarise([run.regrets[-1] for run in private])
-            values.update(
-                p_regret=pr.mean,
-                p_regret_low=pr.low,
-                p_regret_high=pr.high,
-                p_auc=float(np.mean([auc(run.regrets) for run in private])),
-                p_best=float(np.mean([run.best for run in private])),
-            )
-        length = min(len(run.regrets) for run in public)
-        curve = [float(np.mean([run.regrets[i] for run in public])) for i in range(length)]
-        experiments = sum(len(run.regrets) for run in [*public, *private])
-        wall = float(sum(run.wall_s for run in [*public, *private]))
+        values = score_runs(public, private)
+        sealed = {k: values[k] for k in SEALED_SCORES if k in values}
         record = self.ledger.append(
             problem_id,
             "submission.scored",
             {
                 "submission": submission_id,
-                "public": {k: values[k] for k in ("regret", "auc", "best")},
-                "private_sha256": hashlib.sha256(
-                    _json({k: v for k, v in values.items() if k.startswith("p_")}).encode()
-                ).hexdigest(),
+                "best": values["best"],
+                "sealed_sha256": hashlib.sha256(_json(sealed).encode()).hexdigest(),
                 "seeds": len(public) + len(private),
-                "experiments": experiments,
+                "experiments": values["experiments"],
             },
         )
         with self.engine.begin() as conn:
@@ -642,11 +532,12 @@ class Leaderboard:
                 .values(
                     status="done",
                     finished=utc_stamp(),
-                    experiments=experiments,
-                    wall_s=wall,
-                    curve=_json(curve),
                     record=record.id,
-                    **values,
+                    **{
+                        **values,
+                        "curve": _json(values["curve"]),
+                        "measured_curve": _json(values["measured_curve"]),
+                    },
                 )
             )
             self._bump(conn, problem_id)
@@ -760,13 +651,9 @@ class Leaderboard:
             )
         if not rows:
             raise SpecError(f"session {session_id} has no experiments to score")
-        objective = problem.objectives[0]
-        regrets, best_measured = [], rows[0].measured
-        best_true = rows[0].true_value
-        for r in rows:
-            if objective.gain(r.measured) > objective.gain(best_measured):
-                best_measured, best_true = r.measured, r.true_value
-            regrets.append(regret_of_value(problem, best_true))
+        run = session_run(
+            problem, [(problem.space.coerce(json.loads(r.params)), r.measured) for r in rows]
+        )
         with self.engine.begin() as conn:
             result = conn.execute(
                 insert(db.submissions).values(
@@ -789,7 +676,6 @@ class Leaderboard:
                 .where(db.sessions.c.id == session_id)
                 .values(submission_id=submission_id)
             )
-        run = SeedRun(regrets, float(best_measured), 0.0)
         self._score(submission_id, session["problem_id"], [run], [])
         return submission_id
 
@@ -900,7 +786,8 @@ class Leaderboard:
     ) -> list[BoardRow]:
         """The ranked, filtered and sorted rows of a problem (cached per problem version).
 
-        The private split is empty until the problem closes.
+        The private split is empty until the problem closes; while a sealed problem is open,
+        rows rank by best found and carry no regret or AUC (:mod:`leaderboard.boards`).
         """
         row = self.problem(problem_id)
         if sort not in SORTS:
@@ -916,21 +803,12 @@ class Leaderboard:
         if participant:
             needle = participant.lower()
             rows = [r for r in rows if needle in r.participant.lower() or needle in r.name.lower()]
-        if sort != "rank" or descending:
-            missing = float("inf")
-
-            def sort_key(r: BoardRow) -> Any:
-                value = getattr(r, sort)
-                if value is None:
-                    return (1, missing)
-                return (0, value.lower() if isinstance(value, str) else value)
-
-            rows = sorted(rows, key=sort_key, reverse=descending)
-        return rows
+        return sort_rows(rows, sort, descending=descending)
 
     def _ranked(self, problem: RowMapping, split: str, kind: str | None) -> list[BoardRow]:
         if split == "private" and problem["status"] != "closed":
             return []
+        sealed = truth_sealed(problem)
         s = db.submissions.c
         private = split == "private"
         query = select(
@@ -955,10 +833,10 @@ class Leaderboard:
                     participant=r.participant,
                     kind=r.kind,
                     strategy=r.strategy,
-                    regret=r.regret,
-                    regret_low=r.regret_low,
-                    regret_high=r.regret_high,
-                    auc=r.auc,
+                    regret=None if sealed else r.regret,
+                    regret_low=None if sealed else r.regret_low,
+                    regret_high=None if sealed else r.regret_high,
+                    auc=None if sealed else r.auc,
                     best=r.best,
                     best_low=None if private else r.best_low,
                     best_high=None if private else r.best_high,
@@ -970,46 +848,36 @@ class Leaderboard:
                 )
                 for r in conn.execute(query)
             ]
-        if problem["kind"] == "open":
-            maximise = problem["direction"] == "maximize"
-            ranks = rank_with_ties(
-                [(_num(r.best), _num(r.best_low, r.best), _num(r.best_high, r.best)) for r in rows],
-                lower_is_better=not maximise,
-            )
+        return rank_rows(
+            rows,
+            by_regret=problem["kind"] == "sealed" and not sealed,
+            maximise=problem["direction"] == "maximize",
+        )
 
-            def order_key(r: BoardRow) -> float:
-                return -_num(r.best) if maximise else _num(r.best)
+    def curves(self, problem_id: str, limit: int = 8) -> tuple[str, list[tuple[str, list[float]]]]:
+        """What the convergence plot shows, and the public curves of the best ``limit`` entries.
+
+        Mean regret after each experiment once the truth may show; while a sealed problem is
+        open, the mean best value measured so far (:mod:`leaderboard.boards`).
+        """
+        problem = self.problem(problem_id)
+        if truth_sealed(problem):
+            label, column = "best measured so far", db.submissions.c.measured_curve
         else:
-            ranks = rank_with_ties(
-                [
-                    (_num(r.regret), _num(r.regret_low, r.regret), _num(r.regret_high, r.regret))
-                    for r in rows
-                ]
-            )
-
-            def order_key(r: BoardRow) -> float:
-                return r.regret if r.regret is not None else float("inf")
-
-        for r, rank in zip(rows, ranks, strict=True):
-            r.rank = rank
-        rows.sort(key=lambda r: (r.rank, order_key(r), r.id))
-        return rows
-
-    def curves(self, problem_id: str, limit: int = 8) -> list[tuple[str, list[float]]]:
-        """Mean public regret curves of the best ``limit`` scored submissions."""
+            label, column = "regret", db.submissions.c.curve
         top = [r.id for r in self.board(problem_id)[:limit]]
         if not top:
-            return []
+            return label, []
         with self.engine.connect() as conn:
             found = {
                 r.id: (r.name, json.loads(r.curve))
                 for r in conn.execute(
-                    select(db.submissions.c.id, db.submissions.c.name, db.submissions.c.curve)
+                    select(db.submissions.c.id, db.submissions.c.name, column.label("curve"))
                     .where(db.submissions.c.id.in_(top))
-                    .where(db.submissions.c.curve.is_not(None))
+                    .where(column.is_not(None))
                 )
             }
-        return [found[i] for i in top if i in found]
+        return label, [found[i] for i in top if i in found]
 
     def verify_problem(self, problem_id: str) -> dict[str, Any]:
         """The problem chain's verification, and the reveal's check once revealed."""

@@ -81,17 +81,20 @@ the reveal {% if reveal_ok %}<span class="ok">matches</span>{% else %}<span clas
 {% for r in rows %}<tr data-id="{{ r.id }}">
 <td class="num">{{ r.rank }}</td><td><a href="/submissions/{{ r.id }}">{{ r.name }}</a></td><td>{{ r.participant }}</td>
 <td>{{ r.kind }}</td><td>{{ r.strategy }}</td>
-{% if problem.kind == "sealed" %}<td class="num">{{ fmt(r.regret) }} <span class="muted">[{{ fmt(r.regret_low) }}, {{ fmt(r.regret_high) }}]</span></td>
+{% if show_truth %}<td class="num">{{ fmt(r.regret) }} <span class="muted">[{{ fmt(r.regret_low) }}, {{ fmt(r.regret_high) }}]</span></td>
 <td class="num">{{ fmt(r.auc) }}</td>{% endif %}
 <td class="num">{{ fmt(r.best) }}</td><td class="num">{{ r.experiments }}</td><td class="num">{{ fmt(r.wall_s) }}</td>
 <td>{% if r.record %}<code>{{ r.record }}</code>{% endif %}</td></tr>
 {% else %}<tr><td colspan="11">No scores yet.</td></tr>{% endfor %}
 </tbody></table>
 {% if problem.kind == "sealed" %}
-<h2>Convergence</h2><img src="/problems/{{ problem.id }}/convergence.svg" alt="mean regret after each experiment, best entries">
-<h2>Score against budget</h2><img src="/problems/{{ problem.id }}/budget.svg" alt="final regret against experiments per seed">
+<h2>Convergence</h2><img src="/problems/{{ problem.id }}/convergence.svg" alt="{{ "mean regret" if show_truth else "mean best measured value" }} after each experiment, best entries">
+<h2>Score against budget</h2><img src="/problems/{{ problem.id }}/budget.svg" alt="{{ "final regret" if show_truth else "best found" }} against experiments per seed">
 {% endif %}
-<p class="muted">Regret: mean over seeds with a bootstrap 95 % CI; entries whose CIs overlap share a rank.</p>
+{% if problem.kind == "sealed" and not show_truth %}<p class="muted" id="sealed-note">While the problem is open, entries rank by the best value measured (mean over seeds with a
+bootstrap 95 % CI). Regret and AUC are computed on the sealed truth and appear, with the private split, when the problem
+closes: next to your own measurements they would give the optimum away.</p>
+{% else %}<p class="muted">{{ "Regret" if show_truth else "Best found" }}: mean over seeds with a bootstrap 95 % CI; entries whose CIs overlap share a rank.</p>{% endif %}
 {% endblock %}"""
 
 _SUBMIT = """{% extends "base.html" %}{% block body %}
@@ -106,6 +109,8 @@ _SUBMIT = """{% extends "base.html" %}{% block body %}
  <label>Entry name <input name="name" required maxlength="80"></label>
  <label>Strategy <select name="strategy">{% for s in strategies %}<option>{{ s }}</option>{% endfor %}</select></label>
  <label>Batch size <input name="batch" type="number" min="1" max="8" value="1"></label>
+ <label>Initial design (space-filling experiments before the model) <input name="initial_design" type="number" min="1" max="60" value="{{ initial_design }}"></label>
+ <label>Budget per seed (empty: the problem's) <input name="budget" type="number" min="1" max="60"></label>
  <button type="submit">Submit</button>
 </form>
 <p class="muted">A strategy is a named planner run with its documented defaults; nothing you send is executed as code.</p>
@@ -123,12 +128,12 @@ _SUBMISSION = """{% extends "base.html" %}{% block body %}
 <p>Problem <a href="/problems/{{ s.problem_id }}">{{ s.problem_id }}</a>; by {{ s.participant }};
 {{ s.kind }} {{ s.strategy }}; status <b>{{ s.status }}</b>{% if s.error %} — {{ s.error }}{% endif %}.</p>
 {% if s.status == "done" %}<table>
-<tr><th>Public regret</th><td class="num">{{ fmt(s.regret) }} [{{ fmt(s.regret_low) }}, {{ fmt(s.regret_high) }}]</td></tr>
-<tr><th>AUC</th><td class="num">{{ fmt(s.auc) }}</td></tr>
+{% if truth %}<tr><th>Public regret</th><td class="num">{{ fmt(s.regret) }} [{{ fmt(s.regret_low) }}, {{ fmt(s.regret_high) }}]</td></tr>
+<tr><th>AUC</th><td class="num">{{ fmt(s.auc) }}</td></tr>{% elif sealed %}<tr><th>Regret, AUC</th><td>sealed until the problem closes</td></tr>{% endif %}
 <tr><th>Best found</th><td class="num">{{ fmt(s.best) }}</td></tr>
 <tr><th>Experiments</th><td class="num">{{ s.experiments }}</td></tr>
 <tr><th>Wall time (s)</th><td class="num">{{ fmt(s.wall_s) }}</td></tr>
-{% if private %}<tr><th>Private regret</th><td class="num">{{ fmt(s.p_regret) }}</td></tr>{% endif %}
+{% if private and truth %}<tr><th>Private regret</th><td class="num">{{ fmt(s.p_regret) }}</td></tr>{% endif %}
 <tr><th>Ledger record</th><td><code>{{ s.record }}</code></td></tr>
 {% if evidence %}<tr><th>Scored from</th><td>{% for e in evidence %}<code>{{ e }}</code> {% endfor %}</td></tr>{% endif %}
 </table>{% endif %}{% endblock %}"""

@@ -68,6 +68,18 @@ def _secrets(board: Leaderboard, problem_id: str) -> list[str]:
     return [s for s in found if len(s) >= 5]
 
 
+def _truth_scores(board: Leaderboard, problem_id: str) -> list[str]:
+    """Scores computed from the sealed truth: with best found they would give the optimum away."""
+    found = []
+    for row in board.board(problem_id):
+        scored = board.submission(row.id)
+        for column in ("regret", "regret_low", "regret_high", "auc", "p_regret", "p_auc"):
+            value = scored[column]
+            if value is not None:
+                found += [repr(value), f"{value:.4g}", f"{value:.6f}"]
+    return [s for s in found if len(s) >= 4]
+
+
 def _fill(path: str, world: dict[str, Any], problem: str) -> str:
     return (
         path.replace("{problem_id}", problem)
@@ -96,7 +108,9 @@ _FORMS: dict[str, dict[str, str]] = {
 def test_no_route_reveals_a_sealed_answer_before_the_reveal(
     board: Leaderboard, client: TestClient, world: dict[str, Any]
 ) -> None:
-    secrets = _secrets(board, "h1")
+    scores = _truth_scores(board, "h1")
+    assert len(scores) >= 12  # two scored entries
+    secrets = _secrets(board, "h1") + scores
     app_routes = client.app.routes  # type: ignore[attr-defined]
     routes = [r for r in app_routes if isinstance(r, Route)]  # FastAPI's and Starlette's alike
     assert len(routes) == len(app_routes) >= 28  # nothing mounted that escapes the loop
@@ -129,10 +143,16 @@ def test_no_route_reveals_a_sealed_answer_before_the_reveal(
                     for secret in secrets:
                         assert secret not in response.text, (method, path, secret)
     assert seen > 80
-    # and after the reveal, the problem page shows it
+    # and after the reveal, the problem page shows it, and ranks by regret on the truth
     board.close_problem("h1")
     page = client.get("/problems/h1").text
     assert "matches" in page and repr(board.lab("h1").problem.optimum) in page
+    rows = client.get("/api/problems/h1/leaderboard").json()
+    assert rows and all(r["regret"] is not None for r in rows)
+    assert f"{rows[0]['regret']:.4g}" in page and 'data-sort="regret"' in page
+    one = client.get(f"/api/submissions/{world['submission']}").json()
+    assert one["regret"] == board.submission(world["submission"])["regret"]
+    assert one["p_regret"] == board.submission(world["submission"])["p_regret"] is not None
 
 
 def test_html_is_escaped(client: TestClient, world: dict[str, Any]) -> None:
@@ -158,7 +178,7 @@ def test_sort_and_filter_by_query_parameters(client: TestClient, world: dict[str
     html = client.get("/problems/h1", params={"sort": "name", "order": "desc"}).text
     order = [html.index(n) for n in ["entry &lt;script&gt;", "bob-rs"]]
     assert order == sorted(order)
-    assert 'data-sort="regret"' in html
+    assert 'data-sort="best"' in html and 'data-sort="regret"' not in html  # sealed while open
     assert client.get("/problems/h1", params={"sort": "nonsense"}).status_code == 400
 
 
@@ -247,9 +267,14 @@ def test_form_submission_then_new_row_via_the_worker(
                 "name": "via-form",
                 "strategy": "random",
                 "batch": "2",
+                "initial_design": "4",
+                "budget": "5",
             },
         )
         assert r.status_code == 200 and "queued" in r.text
+        too_big = dict(problem="h1", token=world["bob"], name="x", strategy="random")
+        refused = c.post("/submit", data={**too_big, "initial_design": "61"})
+        assert refused.status_code == 400 and "initial_design" in refused.text
         bad = c.post(
             "/submit", data={"problem": "h1", "token": "nope", "name": "x", "strategy": "random"}
         )
@@ -258,6 +283,10 @@ def test_form_submission_then_new_row_via_the_worker(
         while "via-form" not in c.get("/problems/h1").text:
             assert time.monotonic() < deadline, "the worker did not score the submission"
             time.sleep(0.2)
+        (row,) = [r for r in board.board("h1") if r.name == "via-form"]
+        config = json.loads(board.submission(row.id)["config"])
+        assert (config["initial_design"], config["budget"], config["batch"]) == (4, 5, 2)
+        assert row.experiments == 4 * 5  # four seeds of five experiments
 
 
 def test_campaign_dashboard_verify_and_chat(client: TestClient, world: dict[str, Any]) -> None:

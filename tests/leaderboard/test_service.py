@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 import pytest
@@ -12,6 +14,7 @@ from cfl.store import Store
 from leaderboard import db
 from leaderboard.config import StrategyConfig
 from leaderboard.ledger import ProblemLedger
+from leaderboard.runs import SEALED_SCORES
 from leaderboard.service import MAX_QUEUED, Leaderboard, hash_token
 from tests.leaderboard.conftest import observed
 
@@ -46,6 +49,32 @@ def test_strategy_submission_runs_public_and_private_seeds(board: Leaderboard) -
     assert [r.regret for r in board.board("h1", split="private")] == [sub["p_regret"]]
 
 
+def test_the_problem_ledger_holds_best_found_and_only_a_hash_of_the_sealed_scores(
+    board: Leaderboard,
+) -> None:
+    board.create_sealed("h1", "branin", budget=12, public_seeds=1, private_seeds=1, seed=5)
+    me = board.register("erin")[0], "erin"
+    config = StrategyConfig(name="short start", strategy="skopt-gp", initial_design=4)
+    sid = board.submit("h1", me, config)
+    board.run_submission(sid)
+    sub = board.submission(sid)
+    assert sub["status"] == "done", sub["error"]
+    assert StrategyConfig.model_validate_json(sub["config"]).initial_design == 4
+    scored = board.ledger.records("h1")[-1]
+    assert scored.type == "submission.scored" and scored.id == sub["record"]
+    sealed = {k: sub[k] for k in SEALED_SCORES}
+    digest = hashlib.sha256(json.dumps(sealed, separators=(",", ":")).encode()).hexdigest()
+    assert scored.payload == {
+        "submission": sid,
+        "best": sub["best"],
+        "sealed_sha256": digest,
+        "seeds": 2,
+        "experiments": 24,
+    }
+    curve = json.loads(sub["measured_curve"])
+    assert len(curve) == 12 and curve[-1] == sub["best"] and curve == sorted(curve, reverse=True)
+
+
 def test_queue_limit_per_participant(board: Leaderboard) -> None:
     board.create_sealed("h1", "branin", budget=5)
     me = board.register("carol")[0], "carol"
@@ -68,10 +97,15 @@ def test_session_budget_and_score(board: Leaderboard) -> None:
         board.experiment(session["id"], me, {"x1": 0.5, "x2": 0.5})
     (row,) = board.board("h1")
     assert row.kind == "session" and row.experiments == 3
+    assert row.regret is None and row.auc is None  # sealed while the problem is open
     lab = board.lab("h1")
     truth = lab.problem.truth({"x1": 0.5, "x2": 0.5}).values["y"]
-    assert row.regret == pytest.approx(truth - lab.problem.optimum)  # branin: minimise
-    assert row.auc == pytest.approx(row.regret)  # the same point three times
+    stored = board.submission(row.id)
+    assert stored["regret"] == pytest.approx(truth - lab.problem.optimum)  # branin: minimise
+    assert stored["auc"] == pytest.approx(stored["regret"])  # the same point three times
+    board.close_problem("h1")
+    (row,) = board.board("h1")
+    assert row.regret == pytest.approx(truth - lab.problem.optimum)
 
 
 def test_open_problem_scored_from_verified_measurements_with_record_ids(
