@@ -168,6 +168,22 @@ def test_second_observation_for_one_experiment_is_refused(small_spec: CampaignSp
         campaign.apply(ObservationRecorded(lab_time_s=3, observation=_observation(y=90)))
 
 
+def test_an_observation_lacking_an_objective_is_refused(small_spec: CampaignSpec) -> None:
+    e = _experiment(small_spec)
+    campaign = Campaign.from_events(
+        "c-1",
+        [
+            _created(small_spec),
+            ExperimentDesigned(lab_time_s=0, experiment=e),
+            ExperimentStarted(lab_time_s=1, experiment=e.id, attempt=1, sample=e.sample),
+        ],
+    )
+    partial = Observation(experiment=e.id, values={"yield": 80.0}, device="hplc-1", lab_time_s=2)
+    with pytest.raises(CFLError, match=r"lacks objective\(s\) \['e_factor'\]"):
+        campaign.apply(ObservationRecorded(lab_time_s=2, observation=partial))
+    assert campaign.observations == {} and campaign.best() is None  # nothing changed
+
+
 def test_failure_records_the_reason(small_spec: CampaignSpec) -> None:
     e = _experiment(small_spec)
     campaign = Campaign.from_events(
