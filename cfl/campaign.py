@@ -255,12 +255,14 @@ class Campaign:
                 e = self._expect(o.experiment, None, ExperimentStatus.RUNNING)
                 if o.experiment in self.observations:
                     raise CFLError(f"experiment {o.experiment} already has an observation")
-                missing = [x.name for x in self.spec.objectives if x.name not in o.values]
-                if missing:  # the dispatcher records none without every objective
+                missing = [
+                    x.name for x in self.spec.objectives if x.weight > 0 and x.name not in o.values
+                ]
+                if missing:  # it could not be scored; CFL's dispatcher records every objective
                     raise CFLError(
-                        f"observation of {o.experiment} lacks objective(s) {missing} of the "
-                        "spec; CFL's dispatcher never records one so, so this record came from "
-                        "elsewhere"
+                        f"observation of {o.experiment} lacks optimised objective(s) {missing} "
+                        "of the spec, so it cannot be scored; CFL's dispatcher never records one "
+                        "so, so this record came from elsewhere"
                     )
                 self._free_devices_of(o.experiment)
                 self.observations[o.experiment] = o

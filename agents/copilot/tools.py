@@ -373,9 +373,14 @@ def best_result(toolbox: Toolbox, args: CampaignArgs) -> ToolResult:
     conditions = ", ".join(
         f"{k}={_number(experiment.params[k])}{units.get(k, '')}" for k in campaign.spec.space.names
     )
-    objectives = {o.name: observation.values[o.name] for o in campaign.spec.objectives}
+    units_of = {o.name: o.unit or "" for o in campaign.spec.objectives}
+    objectives = {
+        o.name: observation.values[o.name]
+        for o in campaign.spec.objectives
+        if o.name in observation.values
+    }
     measured = ", ".join(
-        f"{o.name} {observation.values[o.name]:.4g}{o.unit or ''}" for o in campaign.spec.objectives
+        f"{name} {value:.4g}{units_of.get(name, '')}" for name, value in objectives.items()
     )
     text = (
         f"Best of {campaign.id}: {_best_text(campaign)} at {experiment.id} (round "

@@ -178,10 +178,13 @@ def test_an_observation_lacking_an_objective_is_refused(small_spec: CampaignSpec
             ExperimentStarted(lab_time_s=1, experiment=e.id, attempt=1, sample=e.sample),
         ],
     )
-    partial = Observation(experiment=e.id, values={"yield": 80.0}, device="hplc-1", lab_time_s=2)
-    with pytest.raises(CFLError, match=r"lacks objective\(s\) \['e_factor'\]"):
+    partial = Observation(experiment=e.id, values={"e_factor": 3.0}, device="hplc-1", lab_time_s=2)
+    with pytest.raises(CFLError, match=r"lacks optimised objective\(s\) \['yield'\]"):
         campaign.apply(ObservationRecorded(lab_time_s=2, observation=partial))
     assert campaign.observations == {} and campaign.best() is None  # nothing changed
+    # e_factor has weight 0: recorded, not optimised, so an observation may go without it
+    campaign.apply(ObservationRecorded(lab_time_s=3, observation=_observation(y=70.0)))
+    assert campaign.score_of(e.id) == 70.0
 
 
 def test_failure_records_the_reason(small_spec: CampaignSpec) -> None:

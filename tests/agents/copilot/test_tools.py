@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 
 import pytest
 
 from agents.copilot.tools import Toolbox, tool_schemas
 from cfl.control import ControlBoard
 from cfl.errors import SpecError
+from cfl.events import ExperimentDesigned, ExperimentStarted, ObservationRecorded
+from cfl.journal import Journal
+from cfl.models import Experiment, Observation
 from cfl.settings import Settings
+from cfl.spec import CampaignSpec
+from cfl.store import Store
 from tests.agents.copilot.conftest import ALICE, CAMPAIGN, Lab
 
 
@@ -153,3 +159,31 @@ def test_verify_ledger_names_the_first_bad_record(lab: Lab) -> None:
     listed = toolbox.call("list_campaigns", {})
     assert "LEDGER DOES NOT VERIFY" in listed.text
     assert "ledger does not verify" in toolbox.call("best_result", {"campaign": CAMPAIGN}).text
+
+
+def test_best_result_leaves_out_an_objective_recorded_but_not_measured(
+    copilot_spec: CampaignSpec, tmp_path: Path
+) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'cfl.db'}")
+    journal = Journal.create(store, copilot_spec, actor="human:tester")
+    params = copilot_spec.space.coerce(
+        {"residence_time": 1.0, "equivalents": 2.0, "concentration": 0.3, "temperature": 80.0}
+    )
+    e = Experiment(
+        id="E0001",
+        index=1,
+        round=1,
+        params=params,
+        protocol=copilot_spec.protocol,
+        source="initial",
+    )
+    journal.write("cfl", ExperimentDesigned(lab_time_s=0, experiment=e))
+    journal.write(
+        "cfl", ExperimentStarted(lab_time_s=0, experiment=e.id, attempt=1, sample=e.sample)
+    )
+    only_yield = Observation(experiment=e.id, values={"yield": 61.5}, device="hplc-1", lab_time_s=1)
+    journal.write("device:hplc-1", ObservationRecorded(lab_time_s=1, observation=only_yield))
+    result = Toolbox(store, actor=None).call("best_result", {"campaign": journal.campaign.id})
+    assert result.ok, result.text
+    assert result.text.endswith("Measured: yield 61.5%.")  # e_factor (weight 0) not measured
+    store.close()
