@@ -10,29 +10,31 @@ without importing the agents.
   the session is read-only.
 
 With ``CFL_LLM_BASE_URL`` and ``CFL_LLM_MODEL`` set, a language model reads the messages and calls
-the tools (each call logged, as JSON lines, in ``$CFL_HOME/logs/model-calls.jsonl``); otherwise
-simple commands are understood (``help`` lists them).
+the tools, each call recorded on a signed chain in ``$CFL_HOME/copilot.db``
+(:mod:`agents.copilot.calllog`; ``cfl chat --verify-log`` checks it); otherwise simple commands
+are understood (``help`` lists them).
 
-Exit codes: 0 done; 1 the model or the store failed; 2 bad input (``--as``, ``CFL_LLM_*``).
+Exit codes: 0 done; 1 the model or the store failed; 2 bad input (``--as``, ``CFL_LLM_*``);
+3 the model-call log does not verify.
 """
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
 
 from agents.copilot.agent import DEFAULT_MAX_STEPS, Copilot, build_copilot
+from agents.copilot.calllog import CHAIN, call_log_url, ledger_sink
 from agents.copilot.offline import OfflineCopilot
 from agents.copilot.tools import Toolbox
-from agents.llm.calls import ModelCall, ModelCallSink
-from cfl.errors import CFLError, SpecError
+from cfl.errors import CFLError, LedgerTampered, NotFound, SpecError
 from cfl.settings import Settings
+from cfl.sidechains import SignedChains
 from cfl.store import Store
 
-__all__ = ["app", "jsonl_sink"]
+__all__ = ["app"]
 
 app = typer.Typer(
     add_completion=False,
@@ -40,7 +42,7 @@ app = typer.Typer(
     help="Talk to the copilot: ask about campaigns, steer them (--as NAME to act).",
 )
 
-EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
+EXIT_FAILED, EXIT_BAD_INPUT, EXIT_TAMPERED = 1, 2, 3
 _QUIT = frozenset({"exit", "quit", "bye", ":q"})
 
 
@@ -49,15 +51,19 @@ def _fail(exc: CFLError) -> NoReturn:
     raise typer.Exit(EXIT_BAD_INPUT if isinstance(exc, SpecError) else EXIT_FAILED)
 
 
-def jsonl_sink(path: Path) -> ModelCallSink:
-    """A sink appending each :class:`~agents.llm.calls.ModelCall` to ``path`` as one JSON line."""
-
-    def write(call: ModelCall) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as out:
-            out.write(call.model_dump_json() + "\n")
-
-    return write
+def _verify_log() -> None:
+    chains = SignedChains(Store.open(call_log_url()))
+    try:
+        report = chains.verify(CHAIN)
+    except NotFound:
+        typer.echo("copilot model calls: none logged yet")
+        return
+    except LedgerTampered as exc:
+        typer.echo(f"copilot model calls: TAMPERED: {exc}", err=True)
+        raise typer.Exit(EXIT_TAMPERED) from exc
+    finally:
+        chains.store.close()
+    typer.echo(f"copilot model calls: {report.records} records verified")
 
 
 def _identity(name: str | None) -> str | None:
@@ -87,17 +93,25 @@ def chat(
     max_steps: Annotated[
         int, typer.Option(min=1, max=50, help="Model calls allowed per message.")
     ] = DEFAULT_MAX_STEPS,
+    verify_log: Annotated[
+        bool,
+        typer.Option("--verify-log", help="Verify the signed log of the copilot's model calls."),
+    ] = False,
 ) -> None:
     """Talk to the copilot about the campaigns in the store (stdin, or --message)."""
+    if verify_log:
+        _verify_log()
+        return
     try:
         settings = Settings()
-        toolbox = Toolbox(Store.open(settings.store_url), actor=_identity(as_name))
+        person = _identity(as_name)
+        toolbox = Toolbox(Store.open(settings.store_url), actor=person)
         copilot: Copilot = (
             OfflineCopilot(toolbox)
             if offline
             else build_copilot(
                 toolbox,
-                sink=jsonl_sink(settings.home / "logs" / "model-calls.jsonl"),
+                sink=ledger_sink(SignedChains(Store.open(call_log_url())), on_behalf_of=person),
                 max_steps=max_steps,
             )
         )

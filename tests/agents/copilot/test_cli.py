@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import json
+import sqlite3
 
 import pytest
 from typer.testing import CliRunner, Result
 
+from agents.copilot.calllog import ACTOR, CHAIN
 from agents.copilot.offline import OFFLINE_NOTICE
 from cfl.cli import _add_plugin_commands, app
 from cfl.control import ControlBoard
 from cfl.settings import Settings
+from cfl.sidechains import SignedChains
+from cfl.store import Store
 from tests.agents.copilot.conftest import ALICE, CAMPAIGN, Lab
 from tests.agents.copilot.stub import MODEL, Stub, serve, text, tool_calls
 
@@ -61,11 +64,23 @@ def test_with_a_model_configured(lab: Lab, stub: Stub, monkeypatch: pytest.Monke
     result = chat("--as", "alice", "--message", "what is the best so far?")
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == f"It is {lab.best}."
-    log = Settings().home / "logs" / "model-calls.jsonl"
-    calls = [json.loads(line) for line in log.read_text().splitlines()]
-    assert [(c["purpose"], c["model"], c["outcome"]) for c in calls] == [
-        ("copilot", MODEL, "ok")
+    store = Store.open(f"sqlite:///{Settings().home / 'copilot.db'}")
+    records = SignedChains(store).records(CHAIN)
+    store.close()
+    assert [(r.type, r.actor) for r in records] == [("model.called", ACTOR)] * 2
+    calls = [r.payload for r in records]
+    assert [(c["purpose"], c["model"], c["outcome"], c["on_behalf_of"]) for c in calls] == [
+        ("copilot", MODEL, "ok", "human:alice")
     ] * 2
+    assert all(len(str(c["prompt_sha256"])) == 64 for c in calls)
+    verified = chat("--verify-log")
+    assert verified.exit_code == 0 and "2 records verified" in verified.stdout
+    connection = sqlite3.connect(Settings().home / "copilot.db")  # edit the log behind its back
+    with connection:
+        connection.execute("UPDATE record SET payload = replace(payload, 'copilot', 'x')")
+    connection.close()
+    tampered = chat("--verify-log")
+    assert tampered.exit_code == 3 and "TAMPERED" in tampered.stderr
 
 
 def test_model_settings_and_failures(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
