@@ -29,6 +29,7 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,7 +38,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import PrefectClient, get_client
 from prefect.client.schemas.objects import State, TaskRun
-from prefect.context import FlowRunContext
+from prefect.context import AsyncClientContext, FlowRunContext
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run, resume_flow_run
 from prefect.input import RunInput
@@ -56,12 +57,18 @@ from cfl.settings import Settings
 from cfl.spec import load_spec
 from cfl.store import Store
 from flows.bridge import Bridge
-from flows.limits import LeaseRegistry, device_slot, ensure_device_limits, limit_name
+from flows.limits import (
+    DeviceLease,
+    LeaseRegistry,
+    ensure_device_limits,
+    limit_name,
+)
 
 __all__ = [
     "ApprovalGate",
     "BatchDecision",
     "DeviceSlotUnavailable",
+    "DeviceSlots",
     "PrefectHooks",
     "campaign",
     "experiment",
@@ -77,18 +84,119 @@ SLOT_TIMEOUT_S = 3600.0
 
 _work: contextvars.ContextVar[Callable[[], Awaitable[Any]]] = contextvars.ContextVar("cfl_work")
 """The wrapped work of the subflow or task being called (never a flow parameter: not JSON)."""
-_client: contextvars.ContextVar[PrefectClient | None] = contextvars.ContextVar(
-    "cfl_client", default=None
+_plan: contextvars.ContextVar[SlotPlan | None] = contextvars.ContextVar(
+    "cfl_slot_plan", default=None
 )
-"""An open client on the bridge loop, for the device slots."""
-_leases: contextvars.ContextVar[LeaseRegistry | None] = contextvars.ContextVar(
-    "cfl_leases", default=None
-)
-"""Where the campaign run notes the device slots it holds."""
+"""How the step task being called gets and gives back its device's slot (``None``: on its own)."""
 
 
 class DeviceSlotUnavailable(Exception):
     """The device's concurrency slot could not be taken; nothing reached the device."""
+
+
+class DeviceSlots:
+    """The ``device:<name>`` slots one campaign run holds, each for a whole device reservation.
+
+    A protocol reserves a device, runs one or more steps on it and releases it (the robot: pick,
+    place). Holding the slot per step would let another run take the robot between the pick and
+    the place, with a vial in its gripper, and costs a take and a release per step; so the first
+    step task of a reservation takes the slot (retried by Prefect if it cannot) and the last one
+    lets it go. The local :class:`cfl.pool.DevicePool` already keeps two experiments of this run
+    apart, so the slot only guards against other runs.
+
+    Letting go does not wait for the server: the release runs in the background and the next
+    :meth:`take` of the device waits for it, so the device is never driven by two runs at once but
+    the release's round trip is off the step's critical path. All methods run on one event loop
+    (the bridge's).
+
+    Args:
+        client: An open client on that loop.
+        registry: Where held leases are noted, for the run that resumes after a crash.
+    """
+
+    def __init__(self, client: PrefectClient, registry: LeaseRegistry | None = None) -> None:
+        self._client = client
+        self._registry = registry
+        self._held: dict[str, tuple[str, DeviceLease]] = {}
+        self._releasing: dict[str, asyncio.Task[None]] = {}
+
+    def holder(self, device: str) -> str | None:
+        """Who holds ``device``'s slot in this run (an experiment attempt), if anyone."""
+        held = self._held.get(device)
+        return None if held is None else held[0]
+
+    async def take(self, device: str, owner: str, *, timeout_s: float | None = None) -> bool:
+        """Hold ``device``'s slot for ``owner``; whether a new lease was taken.
+
+        A slot ``owner`` already holds (an earlier step of the same reservation) is kept as is. A
+        slot another owner of this run still holds is handed over: that owner's reservation
+        ended without its last step (a failed experiment), and the local pool gave the device
+        to ``owner``, so the other owner no longer drives it.
+
+        Raises:
+            TimeoutError: other runs held the slot for ``timeout_s`` seconds.
+            LookupError, httpx.HTTPError: see :meth:`flows.limits.DeviceLease.take`.
+        """
+        held = self._held.get(device)
+        if held is not None:
+            if held[0] != owner:
+                logger.debug("%s's slot handed over from %s to %s", device, held[0], owner)
+                self._held[device] = (owner, held[1])
+            return False
+        pending = self._releasing.get(device)
+        if pending is not None:
+            await asyncio.shield(pending)
+        lease = await DeviceLease.take(
+            device, client=self._client, timeout_s=timeout_s, registry=self._registry
+        )
+        self._held[device] = (owner, lease)
+        return True
+
+    def let_go(self, device: str) -> None:
+        """Release ``device``'s slot in the background (nothing if this run does not hold it)."""
+        held = self._held.pop(device, None)
+        if held is None:
+            return
+        lease = held[1]
+
+        async def release() -> None:
+            try:
+                await lease.release()
+            except Exception as exc:  # the lease runs out by itself; this run waits for that
+                logger.warning("could not release %s (%s)", limit_name(device), exc)
+            finally:
+                if self._releasing.get(device) is releasing:
+                    del self._releasing[device]
+
+        releasing = asyncio.get_running_loop().create_task(release())
+        self._releasing[device] = releasing
+
+    def let_go_of(self, owner: str) -> None:
+        """Release every slot ``owner`` still holds (its experiment ended), in the background."""
+        for device in [d for d, (o, _) in self._held.items() if o == owner]:
+            self.let_go(device)
+
+    async def settle(self) -> None:
+        """Wait until the releases under way are done."""
+        while self._releasing:
+            await asyncio.gather(*list(self._releasing.values()))
+
+    async def close(self) -> None:
+        """Release every slot the run holds and wait for it."""
+        for device in list(self._held):
+            self.let_go(device)
+        await self.settle()
+
+
+@dataclass(frozen=True)
+class SlotPlan:
+    """What a ``step`` task does with its device's slot: whose it is, and whether to keep it."""
+
+    slots: DeviceSlots
+    owner: str
+    """The experiment attempt the step belongs to, ``<experiment>/<attempt>``."""
+    keep: bool
+    """The reservation's next step is on the same device: hold the slot after this step."""
 
 
 def _slot_unavailable(_task: Task[Any, Any], _run: TaskRun, state: State[Any]) -> bool:
@@ -111,21 +219,38 @@ def _slot_unavailable(_task: Task[Any, Any], _run: TaskRun, state: State[Any]) -
 async def step(
     experiment_id: str, attempt: int, index: int, command: str, role: str, device: str
 ) -> dict[str, float] | None:
-    """One protocol step on ``device``, holding its ``device:<name>`` slot; the values read."""
+    """One protocol step on ``device``, holding its ``device:<name>`` slot; the values read.
+
+    In a campaign run the slot is held per device reservation (:class:`DeviceSlots`); called on
+    its own (no plan), the task takes the slot before the step and releases it after.
+    """
     work = _work.get()
-    slot = device_slot(
-        device, timeout_s=SLOT_TIMEOUT_S, client=_client.get(), registry=_leases.get()
-    )
+    plan = _plan.get()
+    if plan is not None:
+        return await _on_device(plan, device, work)
+    async with get_client() as client:
+        slots = DeviceSlots(client)
+        try:
+            return await _on_device(SlotPlan(slots, experiment_id, keep=False), device, work)
+        finally:
+            await slots.close()
+
+
+async def _on_device(
+    plan: SlotPlan, device: str, work: Callable[[], Awaitable[Reading | None]]
+) -> dict[str, float] | None:
+    """Run ``work`` holding ``device``'s slot; let the slot go after unless ``plan.keep``."""
     try:
-        await slot.__aenter__()
+        await plan.slots.take(device, plan.owner, timeout_s=SLOT_TIMEOUT_S)
     except Exception as exc:
         raise DeviceSlotUnavailable(f"could not take {limit_name(device)}: {exc}") from exc
     try:
         reading = await work()
-    except BaseException as exc:
-        await slot.__aexit__(type(exc), exc, exc.__traceback__)
+    except BaseException:
+        plan.slots.let_go(device)  # the reservation's next steps are not coming
         raise
-    await slot.__aexit__(None, None, None)
+    if not plan.keep:
+        plan.slots.let_go(device)
     return None if reading is None else dict(reading.values)
 
 
@@ -140,7 +265,13 @@ async def experiment(
 
 
 class PrefectHooks:
-    """The dispatcher's hooks: experiments as ``experiment`` subflows, steps as ``step`` tasks."""
+    """The dispatcher's hooks: experiments as ``experiment`` subflows, steps as ``step`` tasks.
+
+    Every subflow and task of the run shares one client, opened by :meth:`open` on the bridge
+    loop (otherwise each experiment subflow opens its own: a TLS context, a connection and a CSRF
+    token request per experiment), and the run's device slots are held per device reservation
+    (:class:`DeviceSlots`).
+    """
 
     def __init__(
         self, bridge: Bridge, journal: Journal, leases: LeaseRegistry | None = None
@@ -148,33 +279,83 @@ class PrefectHooks:
         self._bridge = bridge
         self._journal = journal
         self._leases = leases
-        self._client: PrefectClient | None = None
+        self._clients: AsyncClientContext | None = None
+        self._slots: DeviceSlots | None = None
+        self._tasks: dict[float | None, Task[..., Any]] = {}
+
+    @property
+    def slots(self) -> DeviceSlots | None:
+        """The device slots the run holds (after :meth:`open`)."""
+        return self._slots
 
     async def open(self) -> None:
-        """Open the client the step tasks take device slots with (on the bridge loop)."""
-        self._client = await get_client().__aenter__()
+        """Open the run's client and device slots (on the bridge loop)."""
+        clients = AsyncClientContext()
+        await clients.client.__aenter__()
+        self._clients = clients
+        self._slots = DeviceSlots(clients.client, self._leases)
 
     async def close(self) -> None:
-        """Close it again."""
-        if self._client is not None:
-            await self._client.__aexit__(None, None, None)
-            self._client = None
+        """Release the slots still held and close the client."""
+        if self._slots is not None:
+            await self._slots.close()
+            self._slots = None
+        if self._clients is not None:
+            await self._clients.client.__aexit__(None, None, None)
+            self._clients = None
+
+    def _share_client(self) -> None:
+        """Make the run's client the one Prefect's engines use in the current bridge task."""
+        if self._clients is not None:
+            AsyncClientContext.__var__.set(self._clients)
+
+    def _step_task(self, budget_s: float | None) -> Task[..., Any]:
+        """``step`` with this timeout; made once per budget (``with_options`` costs ~2 ms)."""
+        if budget_s not in self._tasks:
+            # lab seconds; simulated clocks only run faster
+            self._tasks[budget_s] = (
+                step if budget_s is None else step.with_options(timeout_seconds=budget_s)
+            )
+        return self._tasks[budget_s]
+
+    def keeps_slot(self, call: StepCall) -> bool:
+        """Whether the step's device slot stays held after the step.
+
+        It does when the experiment's next use of the step's role, before it releases the role, is
+        another step: the same device, in the same reservation.
+        """
+        if call.step < 0:  # moves clearing a failed experiment's vial: one at a time
+            return False
+        experiment_ = self._journal.campaign.experiments.get(call.experiment)
+        if experiment_ is None or call.step >= len(experiment_.protocol):
+            return False
+        role = experiment_.protocol[call.step].role
+        for later in experiment_.protocol[call.step + 1 :]:
+            if later.role == role:
+                return later.command not in ("release", "reserve")
+        return False
 
     async def experiment(self, experiment_: Experiment, run: Callable[[], Awaitable[None]]) -> None:
         bridge, journal, eid = self._bridge, self._journal, experiment_.id
+        owner = f"{eid}/{experiment_.attempt}"
 
         async def body() -> str:  # on the lab loop
             await run()
             return journal.campaign.experiments[eid].status.value
 
         async def subflow() -> None:  # on the bridge, inside the campaign flow run
+            self._share_client()
             _work.set(lambda: bridge.back(body()))
-            await experiment(
-                experiment_id=eid,
-                attempt=experiment_.attempt,
-                round_number=experiment_.round,
-                params=dict(experiment_.params),
-            )
+            try:
+                await experiment(
+                    experiment_id=eid,
+                    attempt=experiment_.attempt,
+                    round_number=experiment_.round,
+                    params=dict(experiment_.params),
+                )
+            finally:  # a reservation cut short (a failed step) leaves its slot held
+                if self._slots is not None:
+                    self._slots.let_go_of(owner)
 
         await bridge.there(subflow())
 
@@ -190,7 +371,9 @@ class PrefectHooks:
             if call.deadline_s is None
             else call.deadline_s * (policy.retries + 1)
             + sum(policy.backoff_s * policy.backoff_factor**k for k in range(policy.retries))
+            + SLOT_TIMEOUT_S
         )
+        keep = self.keeps_slot(call)
 
         async def body() -> Reading | None:  # on the lab loop
             reading = await run()
@@ -198,13 +381,11 @@ class PrefectHooks:
             return reading
 
         async def in_task() -> None:  # on the bridge, inside the experiment subflow run
+            self._share_client()
             _work.set(lambda: bridge.back(body()))
-            _client.set(self._client)
-            _leases.set(self._leases)
-            options: dict[str, Any] = {}
-            if budget_s is not None:  # lab seconds; simulated clocks only run faster
-                options["timeout_seconds"] = budget_s + SLOT_TIMEOUT_S
-            await step.with_options(**options)(
+            if self._slots is not None:
+                _plan.set(SlotPlan(self._slots, f"{call.experiment}/{call.attempt}", keep))
+            await self._step_task(budget_s)(
                 experiment_id=call.experiment,
                 attempt=call.attempt,
                 index=call.step,

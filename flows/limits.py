@@ -25,6 +25,7 @@ from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
 __all__ = [
     "LEASE_S",
+    "DeviceLease",
     "LeaseRegistry",
     "device_slot",
     "ensure_device_limits",
@@ -123,6 +124,98 @@ def ensure_device_limits(devices: Iterable[str]) -> list[str]:
     return created
 
 
+class DeviceLease:
+    """A held slot of ``device:<name>``, renewed on the running loop until released.
+
+    Taken and released by separate calls rather than one ``async with`` block, so a campaign run
+    can hold a device's slot across the steps of one device reservation (several step tasks) and
+    release it off a step's critical path (:class:`flows.campaign.DeviceSlots`). Use
+    :func:`device_slot` for the one-block case.
+    """
+
+    def __init__(
+        self, device: str, lease: UUID, client: PrefectClient, registry: LeaseRegistry | None
+    ) -> None:
+        self.device = device
+        self.lease = lease
+        self._client = client
+        self._registry = registry
+        self._renewer: asyncio.Task[None] | None = asyncio.create_task(self._renew())
+        self._released = False
+
+    @classmethod
+    async def take(
+        cls,
+        device: str,
+        *,
+        client: PrefectClient,
+        timeout_s: float | None = None,
+        registry: LeaseRegistry | None = None,
+    ) -> DeviceLease:
+        """Wait for the one slot of ``device:<name>`` and hold it (one round trip if free).
+
+        Args:
+            device: The device's name in the lab file.
+            client: An open client on the running loop (opening one costs a round trip).
+            timeout_s: How long to wait for the slot; ``None``: as long as it takes.
+            registry: Where to note the lease while it is held (for a run that resumes after a
+                crash).
+
+        Raises:
+            LookupError: ``device:<name>`` does not exist (see :func:`ensure_device_limits`).
+            TimeoutError: the slot stayed taken for ``timeout_s`` seconds.
+            httpx.HTTPStatusError: the API refused.
+        """
+        name = limit_name(device)
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            try:
+                response = await client.increment_concurrency_slots_with_lease(
+                    names=[name], slots=1, mode="concurrency", lease_duration=LEASE_S
+                )
+                break
+            except httpx.HTTPStatusError as exc:
+                if exc.response.status_code != 423:
+                    raise
+                # poll at least twice a second: a device waiting on a slot is idle lab time
+                wait = min(0.5, float(exc.response.headers.get("Retry-After", "0.5")))
+                if deadline is not None and time.monotonic() + wait > deadline:
+                    raise TimeoutError(f"{name} stayed taken for {timeout_s:g} s") from exc
+                await asyncio.sleep(wait)
+        data = response.json()
+        if not data.get("limits"):
+            raise LookupError(f"no concurrency limit {name!r}; `cfl deploy` creates it")
+        lease = UUID(data["lease_id"])
+        if registry is not None:
+            registry.add(lease, device)
+        return cls(device, lease, client, registry)
+
+    async def _renew(self) -> None:
+        while True:
+            await asyncio.sleep(LEASE_S / 3)
+            with contextlib.suppress(httpx.HTTPError):
+                await self._client.renew_concurrency_lease(self.lease, lease_duration=LEASE_S)
+
+    async def release(self) -> None:
+        """Give the slot back (once; later calls do nothing).
+
+        Raises:
+            httpx.HTTPError: the API did not take it back; the lease then runs out by itself
+                within :data:`LEASE_S` and stays in the registry.
+        """
+        if self._released:
+            return
+        self._released = True
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
+            self._renewer = None
+        await asyncio.shield(self._client.release_concurrency_slots_with_lease(lease_id=self.lease))
+        if self._registry is not None:
+            self._registry.remove(self.lease)
+
+
 @contextlib.asynccontextmanager
 async def device_slot(
     device: str,
@@ -131,7 +224,7 @@ async def device_slot(
     client: PrefectClient | None = None,
     registry: LeaseRegistry | None = None,
 ) -> AsyncIterator[None]:
-    """Hold the one slot of ``device:<name>`` (a lease renewed while held).
+    """Hold the one slot of ``device:<name>`` for a block (a lease renewed while held).
 
     Like ``prefect.concurrency.asyncio.concurrency`` with ``strict=True``, at a fraction of its
     cost per use (no renewal thread per acquisition): the lease is renewed by a task on the
@@ -146,7 +239,7 @@ async def device_slot(
     Raises:
         LookupError: ``device:<name>`` does not exist (see :func:`ensure_device_limits`).
         TimeoutError: the slot stayed taken for ``timeout_s`` seconds.
-        httpx.HTTPStatusError: no such limit (404), or the API refused.
+        httpx.HTTPStatusError: the API refused.
     """
     if client is None:
         async with (
@@ -155,42 +248,8 @@ async def device_slot(
         ):
             yield
         return
-    name = limit_name(device)
-    deadline = None if timeout_s is None else time.monotonic() + timeout_s
-    while True:
-        try:
-            response = await client.increment_concurrency_slots_with_lease(
-                names=[name], slots=1, mode="concurrency", lease_duration=LEASE_S
-            )
-            break
-        except httpx.HTTPStatusError as exc:
-            if exc.response.status_code != 423:
-                raise
-            # poll at least twice a second: a device waiting on a slot is idle lab time
-            wait = min(0.5, float(exc.response.headers.get("Retry-After", "0.5")))
-            if deadline is not None and time.monotonic() + wait > deadline:
-                raise TimeoutError(f"{name} stayed taken for {timeout_s:g} s") from exc
-            await asyncio.sleep(wait)
-    data = response.json()
-    if not data.get("limits"):
-        raise LookupError(f"no concurrency limit {name!r}; `cfl deploy` creates it")
-    lease = UUID(data["lease_id"])
-    if registry is not None:
-        registry.add(lease, device)
-
-    async def renew() -> None:
-        while True:
-            await asyncio.sleep(LEASE_S / 3)
-            with contextlib.suppress(httpx.HTTPError):
-                await client.renew_concurrency_lease(lease, lease_duration=LEASE_S)
-
-    renewer = asyncio.create_task(renew())
+    lease = await DeviceLease.take(device, client=client, timeout_s=timeout_s, registry=registry)
     try:
         yield
     finally:
-        renewer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await renewer
-        await asyncio.shield(client.release_concurrency_slots_with_lease(lease_id=lease))
-        if registry is not None:
-            registry.remove(lease)
+        await lease.release()

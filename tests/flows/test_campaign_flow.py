@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -37,9 +39,18 @@ def test_campaign_flow_runs_the_engine_with_subflows_tasks_and_artifacts(
     from prefect import get_client
 
     from flows.campaign import campaign
+    from flows.limits import DeviceLease
 
     url = f"sqlite:///{tmp_path / 'store.db'}"
     monkeypatch.setenv("CFL_DATABASE_URL", url)
+    leases: Counter[str] = Counter()
+    take = DeviceLease.take
+
+    async def counted(device: str, **kwargs: Any) -> DeviceLease:
+        leases[device] += 1
+        return await take(device, **kwargs)
+
+    monkeypatch.setattr(DeviceLease, "take", counted)
     state = campaign(spec_path=str(small_spec_path(tmp_path)), return_state=True)
     assert state.is_completed(), state
     summary = state.result()
@@ -49,12 +60,19 @@ def test_campaign_flow_runs_the_engine_with_subflows_tasks_and_artifacts(
         assert_exactly_once(store, summary["campaign"], 4)
     finally:
         store.close()
+    # one lease per device reservation: the robot's pick and place share one (3 per experiment)
+    assert sum(n for d, n in leases.items() if d.startswith("kapex")) == 4 * 3, leases
+    assert sum(n for d, n in leases.items() if d.startswith("reactor")) == 4, leases
+    assert sum(n for d, n in leases.items() if d.startswith("hplc")) == 4, leases
     run_id = state.state_details.flow_run_id
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts()
         keys = {a.key for a in artifacts if a.flow_run_id == run_id}
         assert any(k and k.endswith("-results") for k in keys), keys
         assert any(k and k.endswith("-convergence") for k in keys), keys
+        for device in leases:  # every lease given back at the end
+            limit = client.read_global_concurrency_limit_by_name(f"device:{device}")
+            assert limit.active_slots == 0, (device, limit)
         tasks = client.read_task_runs()
         steps = [t for t in tasks if t.task_key.startswith("step")]
         assert len(steps) >= 4 * 8, len(steps)  # 8 device steps (not reserve/release) each
