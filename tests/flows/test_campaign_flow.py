@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ def test_campaign_flow_runs_the_engine_with_subflows_tasks_and_artifacts(
     prefect_server: PrefectServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter
 
     from flows.campaign import campaign
     from flows.limits import DeviceLease
@@ -73,6 +75,16 @@ def test_campaign_flow_runs_the_engine_with_subflows_tasks_and_artifacts(
         for device in leases:  # every lease given back at the end
             limit = client.read_global_concurrency_limit_by_name(f"device:{device}")
             assert limit.active_slots == 0, (device, limit)
-        tasks = client.read_task_runs()
-        steps = [t for t in tasks if t.task_key.startswith("step")]
-        assert len(steps) >= 4 * 8, len(steps)  # 8 device steps (not reserve/release) each
+        # 8 device steps (not reserve/release) per experiment; the server records task runs in
+        # batches, flushed at least every second (flows.localserver.SERVER_SETTINGS)
+        deadline = time.monotonic() + 10
+        while True:
+            runs = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(parent_flow_run_id={"any_": [run_id]})
+            )
+            steps = [t for t in runs if t.task_key.startswith("step")]
+            done = [t for t in steps if t.state is not None and t.state.is_completed()]
+            if len(done) >= 4 * 8 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert len(steps) == len(done) == 4 * 8, (len(steps), len(done))
