@@ -22,7 +22,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from cfl.campaign import Campaign, score
 from cfl.clock import LabClock
@@ -57,6 +57,7 @@ from cfl.hypotheses import (
     CampaignReviewer,
     HypothesisDraft,
     HypothesisProposer,
+    LogsModelCalls,
     ProposalContext,
     check_draft,
     prediction_key,
@@ -73,6 +74,8 @@ from cfl.tournament import HypothesisJudge, play
 __all__ = ["Engine"]
 
 logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 _EXHAUSTED: tuple[FinishReason, str] = ("no-suggestions", "the planner proposed nothing new")
 
@@ -167,7 +170,7 @@ class Engine:
                 if not (exhausted or held) and self._stop_reason() is None and stranded is None:
                     n = self._design_size()
                     if n:
-                        self._hypothesize()
+                        await self._hypothesize()
                         exhausted = not self._design(n)
                         continue
                 waiting = held or self.campaign.with_status(ExperimentStatus.PROPOSED)
@@ -252,7 +255,22 @@ class Engine:
         )
         self._ingested.update(new)
 
-    def _hypothesize(self) -> None:
+    async def _think(self, agent: object, step: Callable[..., _T], *args: Any) -> _T:
+        """Run an agent's ``step``: in a worker thread if it calls language models, else here.
+
+        A model call can take tens of seconds; on the event loop it would stall every step in
+        flight (device polls, deadlines, the lab clock). In a thread the lab runs on while the
+        model thinks, and the calls it logs are written between the loop's own writes
+        (:class:`cfl.journal.Journal` serialises them). On the virtual clock no lab time
+        passes while the thread works (:mod:`cfl.clock`), so a simulated campaign interleaves
+        as if the model answered at once. A data-driven agent is fast and runs inline, so a
+        campaign with it stays exactly reproducible from its seed.
+        """
+        if isinstance(agent, LogsModelCalls):
+            return await asyncio.to_thread(step, *args)
+        return step(*args)
+
+    async def _hypothesize(self) -> None:
         campaign = self.campaign
         if self._proposer is None or len(campaign.observations) < campaign.spec.initial_design:
             return
@@ -264,7 +282,7 @@ class Engine:
         )
         newcomers: list[str] = []
         try:
-            drafts = self._proposer.propose(context)
+            drafts = await self._think(self._proposer, self._proposer.propose, context)
         except AgentError as exc:  # a model that is down must not stop the lab
             logger.warning("no hypotheses this round: %s", exc)
             return
@@ -276,7 +294,7 @@ class Engine:
                 continue
             if registered is not None:
                 newcomers.append(registered)
-        self._rank(newcomers, context)
+        await self._rank(newcomers, context)
 
     def _register(self, draft: HypothesisDraft, *, request: int | None = None) -> str | None:
         """Register a draft; its id, or ``None`` if a registered one predicts the same.
@@ -403,13 +421,15 @@ class Engine:
             ),
         )
 
-    def _rank(self, newcomers: list[str], context: ProposalContext) -> None:
+    async def _rank(self, newcomers: list[str], context: ProposalContext) -> None:
         """Rate the newcomers in a tournament against the hypotheses nearest in rating."""
         hypotheses = list(self.campaign.hypotheses.values())
         if self._judge is None or not newcomers or len(hypotheses) < 2:
             return
         try:
-            matches, ratings = play(hypotheses, newcomers, self._judge, context)
+            matches, ratings = await self._think(
+                self._judge, play, hypotheses, newcomers, self._judge, context
+            )
         except AgentError as exc:
             logger.warning("no tournament this round: %s", exc)
             return

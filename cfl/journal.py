@@ -12,11 +12,16 @@ signs a tree head, stored in the same transaction, when a write holds one of
 :data:`HEAD_EVENTS`: the campaign's creation, registered hypotheses, each completed round, a
 pause, the review and the end (and on demand: :meth:`Journal.sign_head`). Listeners subscribed
 with :meth:`Journal.subscribe_heads` hear of each head (to have it timestamped, say).
+
+Writes are serialised by a lock, so a thread may write while the engine's event loop does (a
+language model's call logged from the worker thread it runs in, :mod:`cfl.engine`); readers get
+the campaign as of the last write, never half of one (the copy becomes the campaign at once).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -114,6 +119,7 @@ class Journal:
         self._signed_size = signed_size
         self._infos: dict[str, dict[str, JsonValue]] = {}
         self._registered: set[str] = set()
+        self._lock = threading.RLock()
 
     @property
     def store(self) -> Store:
@@ -250,6 +256,10 @@ class Journal:
         """
         if not events:
             return []
+        with self._lock:
+            return self._write(actor, events)
+
+    def _write(self, actor: str, events: tuple[Event, ...]) -> list[Record]:
         trial = self._campaign.copy()
         for event in events:
             trial.apply(event)
@@ -317,6 +327,10 @@ class Journal:
         Returns:
             The new head, or ``None`` when the last stored head already covers the log.
         """
+        with self._lock:
+            return self._sign_head()
+
+    def _sign_head(self) -> TreeHead | None:
         if self._tree.size <= self._signed_size:
             return None
         head = sign_tree_head(

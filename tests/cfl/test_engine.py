@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -9,6 +11,7 @@ from cfl.clock import LabClock, run_on_clock
 from cfl.devices import Reading
 from cfl.engine import Engine
 from cfl.errors import DeviceFault
+from cfl.events import ModelCalled
 from cfl.hypotheses import HypothesisDraft, ProposalContext
 from cfl.journal import Journal
 from cfl.lab import Lab
@@ -264,3 +267,93 @@ def test_tested_by_covers_the_range_inclusively() -> None:
     assert hypotheses.tested_by(trend, {"temperature": 30.0})
     assert hypotheses.tested_by(trend, {"temperature": 60})
     assert not hypotheses.tested_by(trend, {"temperature": 60.5})
+
+
+class ThinkingProposer:
+    """Stands in for a language-model co-scientist: logs its "model call", then answers only
+    once the lab has recorded another observation (or after 5 s if nothing is in flight)."""
+
+    author = "agent:thinker@1"
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self.log: hypotheses.ModelCallLog | None = None
+        self.on_main_thread: list[bool] = []
+        self.lab_moved_on: list[bool] = []
+
+    def log_calls(self, log: hypotheses.ModelCallLog) -> None:
+        self.log = log
+
+    def propose(self, context: ProposalContext) -> list[HypothesisDraft]:
+        assert self.log is not None
+        self.on_main_thread.append(threading.current_thread() is threading.main_thread())
+        self.log(
+            {
+                "purpose": "generation", "model": "thinker", "endpoint": "http://127.0.0.1:1",
+                "prompt_sha256": "0" * 64, "output_sha256": "1" * 64, "input_tokens": 10,
+                "output_tokens": 5, "tokens_counted_by": "estimate",
+                "started_at": "2026-11-24T00:00:00Z", "duration_s": 0.1, "outcome": "ok",
+            }
+        )  # fmt: skip
+        in_flight = any(not e.status.finished for e in context.experiments)
+        before = len(context.observations)
+        deadline = time.monotonic() + 5
+        while in_flight and time.monotonic() < deadline:
+            if len(self.journal.campaign.observations) > before:
+                break
+            time.sleep(0.01)
+        self.lab_moved_on.append(len(self.journal.campaign.observations) > before)
+        return []
+
+
+def test_the_lab_runs_on_while_a_language_model_thinks(tmp_path: Path, store: Store) -> None:
+    # On the wall clock, as with real devices (sped up 1000 times); on
+    # the virtual clock no lab time passes while a thread works (cfl.clock).
+    # Leases and deadlines outlive a loaded machine's stalls at this speed (the robot's 10 s
+    # lease would be 10 ms).
+    lab = demo_spec_data()["lab"]
+    lab["devices"]["kapex-1"]["options"]["lease_ttl_s"] = 3600
+    for device in lab["devices"].values():
+        device["step_timeout_s"] = 36_000
+    spec = _spec(
+        tmp_path, batch_size=2, max_in_flight=4, budget={"experiments": 6}, testing_share=0, lab=lab
+    )
+    journal = Journal.create(store, spec, actor="human:ada")
+    clock = LabClock(speed=1000.0)
+    thinker = ThinkingProposer(journal)
+
+    def log_call(call: object) -> None:  # what the runner does: the call into the ledger
+        assert isinstance(call, dict)
+        journal.write("agent:thinker", ModelCalled.model_validate({**call, "lab_time_s": 0}))
+
+    thinker.log_calls(log_call)
+    planner = ScriptedPlanner([[GOOD, POOR]] * 4)
+
+    async def main() -> Campaign:
+        lab = Lab.build(spec.lab, clock=clock, seed=spec.seed)
+        engine = Engine(
+            journal=journal, devices=dict(lab.devices), planner=planner, proposer=thinker,
+            clock=clock,
+        )  # fmt: skip
+        return await engine.run()
+
+    campaign = run_on_clock(main, clock=clock, kind="wall")
+    assert campaign.finished is not None and campaign.finished.reason == "budget"
+    assert thinker.on_main_thread and not any(thinker.on_main_thread)  # thought in a thread
+    assert any(thinker.lab_moved_on)  # ... while observations kept coming in
+    records = store.records(campaign.id)
+    assert sum(r.type == "model.called" for r in records) == len(thinker.on_main_thread)
+    assert verify_chain(records, campaign=campaign.id) == len(records)
+
+
+def test_a_data_driven_proposer_thinks_inline(tmp_path: Path, store: Store) -> None:
+    threads: list[bool] = []
+
+    class Inline(FixedProposer):
+        def propose(self, context: ProposalContext) -> list[HypothesisDraft]:
+            threads.append(threading.current_thread() is threading.main_thread())
+            return super().propose(context)
+
+    spec = _spec(tmp_path, batch_size=2, budget={"experiments": 4}, testing_share=0)
+    _engine_run(spec, store, ScriptedPlanner([[GOOD, POOR], [POOR, GOOD]]), Inline())
+    assert threads and all(threads)
