@@ -6,9 +6,12 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from cfl.campaign import Campaign
 from cfl.errors import CFLError
 from cfl.models import Experiment, ExperimentStatus
+from cfl.pareto import pareto_mask
 from cfl.planner import Evaluation, Planner, Recommends
 from cfl.registry import load_plugin
 from cfl.space import CategoricalParameter
@@ -173,9 +176,12 @@ def write_summary(
         for name, value in experiment.params.items():
             lines.append(f"- {name} = {_fmt(value)}")
         for o in spec.objectives:
+            if o.name not in observation.values:
+                continue  # recorded-only (weight 0) and not measured this time
             unit = f" {o.unit}" if o.unit else ""
             lines.append(f"- **{o.name} = {observation.values[o.name]:.4g}{unit}** ({o.direction})")
     lines += _recommended(campaign)
+    lines += _trade_offs(campaign)
     lines += ["", f"![convergence]({plot.name})", "", "## Hypotheses", ""]
     if not campaign.hypotheses:
         lines.append("No hypotheses were proposed.")
@@ -295,7 +301,9 @@ def _recommended(campaign: Campaign) -> list[str]:
     if pick.id == best[0].id:
         return ["", f"The planner's model ({spec.planner}) rates the same experiment best."]
     values = campaign.observations[pick.id].values
-    measured = ", ".join(f"{o.name} = {values[o.name]:.4g}" for o in spec.objectives)
+    measured = ", ".join(
+        f"{o.name} = {values[o.name]:.4g}" for o in spec.objectives if o.name in values
+    )
     conditions = ", ".join(f"{name} = {_fmt(value)}" for name, value in pick.params.items())
     return [
         "",
@@ -303,3 +311,51 @@ def _recommended(campaign: Campaign) -> list[str]:
         f"{pick.id} best by its posterior mean ({conditions}; measured {measured}). A single "
         "best reading can be measurement luck; replicate both before scaling up.",
     ]
+
+
+TRADE_OFF_ROWS = 20
+"""Pareto-optimal experiments listed in a report at most (the best by the first objective)."""
+
+
+def _trade_offs(campaign: Campaign) -> list[str]:
+    """Lines listing the Pareto front of the measured experiments, if there is more than one goal.
+
+    The front: the experiments no other one matches or beats in every objective
+    (:func:`cfl.pareto.pareto_mask`), whatever the objectives' weights in the score.
+    """
+    spec = campaign.spec
+    if len(spec.objectives) < 2:
+        return []
+    names = [o.name for o in spec.objectives]
+    measured = [
+        (eid, obs.values)
+        for eid, obs in campaign.observations.items()
+        if all(name in obs.values for name in names)
+    ]
+    if not measured:
+        return []
+    signs = [1.0 if o.direction == "maximize" else -1.0 for o in spec.objectives]
+    gains = [[s * values[n] for s, n in zip(signs, names, strict=True)] for _, values in measured]
+    front = [measured[i] for i in np.flatnonzero(pareto_mask(gains))]
+    front.sort(key=lambda row: (-signs[0] * row[1][names[0]], row[0]))
+    shown = front[:TRADE_OFF_ROWS]
+    goals = ", ".join(f"{o.name} ({o.direction}, weight {o.weight:g})" for o in spec.objectives)
+    lines = [
+        "",
+        "## Trade-offs",
+        "",
+        f"{len(front)} of {len(measured)} measured experiments are Pareto-optimal for {goals}: "
+        "no other experiment is at least as good in every objective and better in one. The "
+        "planner optimised the weighted score; the front shows what a gain in one objective "
+        "costs in the others"
+        + (f" (the first {TRADE_OFF_ROWS} by {names[0]})." if len(front) > len(shown) else "."),
+        "",
+        "| experiment | " + " | ".join(names) + " | conditions |",
+        "|---" * (len(names) + 2) + "|",
+    ]
+    for eid, values in shown:
+        params = campaign.experiments[eid].params
+        conditions = ", ".join(f"{k} = {_fmt(v)}" for k, v in params.items())
+        cells = " | ".join(f"{values[n]:.4g}" for n in names)
+        lines.append(f"| {eid} | {cells} | {conditions} |")
+    return lines

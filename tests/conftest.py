@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +60,11 @@ def small_spec(tmp_path: Path) -> CampaignSpec:
 
 
 def observed_campaign(
-    spec: CampaignSpec, rows: list[tuple[dict[str, float | int | str], float]]
+    spec: CampaignSpec,
+    rows: Sequence[tuple[dict[str, float | int | str], float | dict[str, float]]],
 ) -> Campaign:
-    """A campaign whose experiments ran at ``rows``' conditions and measured ``rows``' yields."""
+    """A campaign whose experiments ran at ``rows``' conditions and measured ``rows``' yields
+    (with an e-factor of 1), or ``rows``' values where a row gives them all."""
     campaign = Campaign.from_events(
         "c-1", [CampaignCreated(lab_time_s=0, spec=spec, spec_hash=spec_hash(spec))]
     )
@@ -77,8 +79,7 @@ def observed_campaign(
         )
         campaign.apply(ExperimentDesigned(lab_time_s=0, experiment=e))
         campaign.apply(ExperimentStarted(lab_time_s=0, experiment=e.id, attempt=1, sample=e.sample))
-        observation = Observation(
-            experiment=e.id, values={"yield": y, "e_factor": 1.0}, device="hplc-1", lab_time_s=0
-        )
+        values = y if isinstance(y, dict) else {"yield": y, "e_factor": 1.0}
+        observation = Observation(experiment=e.id, values=values, device="hplc-1", lab_time_s=0)
         campaign.apply(ObservationRecorded(lab_time_s=0, observation=observation))
     return campaign

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cfl.report import _recommended, recommended
+from cfl.report import _recommended, _trade_offs, recommended
 from cfl.spec import CampaignSpec, load_spec
 from tests.conftest import demo_spec_data, observed_campaign, write_spec
 
@@ -50,3 +50,26 @@ def test_the_model_recommends_the_steady_conditions_over_the_lucky_reading(
 def test_planners_without_a_model_pick_recommend_nothing(tmp_path: Path, planner: str) -> None:
     campaign = observed_campaign(_spec(tmp_path, planner), _rows())
     assert recommended(campaign) is None and _recommended(campaign) == []
+
+
+def test_the_report_lists_the_pareto_front_of_yield_against_e_factor(tmp_path: Path) -> None:
+    spec = _spec(tmp_path, "cfl-gp")  # yield maximised (weight 1), e_factor minimised (weight 0)
+    points = [LUCKY, STEADY, *ELSEWHERE]
+    values = [(80, 9.0), (85, 12.0), (70, 4.0), (78, 10.0), (70, 5.0)]
+    rows = [
+        (dict(p), {"yield": y, "e_factor": e}) for p, (y, e) in zip(points, values, strict=True)
+    ]
+    campaign = observed_campaign(spec, rows)
+    lines = _trade_offs(campaign)
+    # E0004 (78, 10) loses to E0001 (80, 9); E0005 (70, 5) to E0003 (70, 4); the rest trade off
+    assert lines[1] == "## Trade-offs"
+    assert lines[3].startswith("3 of 5 measured experiments are Pareto-optimal for yield")
+    table = [line.split(" | ")[:3] for line in lines[7:]]
+    assert table == [["| E0002", "85", "12"], ["| E0001", "80", "9"], ["| E0003", "70", "4"]]
+
+
+def test_one_objective_has_no_trade_offs(tmp_path: Path) -> None:
+    data = demo_spec_data()
+    data.update(objectives=[{"name": "yield", "direction": "maximize"}])
+    campaign = observed_campaign(load_spec(write_spec(tmp_path, data)), _rows())
+    assert _trade_offs(campaign) == []
