@@ -17,6 +17,7 @@ from cfl.events import (
     DeviceReleased,
     Event,
     ExperimentDesigned,
+    ExperimentEdited,
     ExperimentFailed,
     ExperimentRequeued,
     ExperimentsApproved,
@@ -229,6 +230,17 @@ class Campaign:
                     self.experiments[e.id] = e.model_copy(
                         update={"status": ExperimentStatus.QUEUED}
                     )
+            case ExperimentEdited(experiment=eid, params=params, tests=tests):
+                e = self._expect(eid, None, ExperimentStatus.PROPOSED)
+                self.experiments[eid] = e.model_copy(
+                    update={
+                        "params": self.spec.space.coerce(params),
+                        "tests": tests,
+                        "designed_for": (),
+                        "source": "human",
+                        "status": ExperimentStatus.QUEUED,
+                    }
+                )
             case ExperimentsRejected(experiments=ids, by=by, note=note):
                 for e in [self._expect(eid, None, ExperimentStatus.PROPOSED) for eid in ids]:
                     self.experiments[e.id] = e.model_copy(

@@ -33,7 +33,8 @@ from cfl.journal import Journal
 from cfl.ledger import Record
 from cfl.models import DeviceState, ExperimentStatus, HypothesisStatus
 from cfl.settings import Settings
-from cfl.spec import load_spec
+from cfl.space import CategoricalParameter, IntegerParameter
+from cfl.spec import CampaignSpec, load_spec
 from cfl.store import Store
 
 if TYPE_CHECKING:
@@ -368,9 +369,18 @@ def approve(
     ] = None,
     by: Annotated[str, typer.Option("--by", help="Who decides (recorded).")] = "",
     reject: Annotated[bool, typer.Option("--reject", help="Reject instead of approve.")] = False,
+    changes: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="NAME=VALUE",
+            help="Edit one experiment's conditions before it runs (repeatable), e.g. --set "
+            "temperature=100; the values must lie inside the spec's bounds.",
+        ),
+    ] = None,
     note: Annotated[str, typer.Option(help="Why (recorded).")] = "",
 ) -> None:
-    """Approve (or reject) experiments a campaign with ``approval: true`` has proposed.
+    """Approve (or reject, or edit and approve) experiments a campaign has proposed.
 
     The decision is filed for the running campaign, which journals it with your name at its
     next step; a campaign that is not running applies it when it is run again.
@@ -383,19 +393,58 @@ def approve(
         chosen = experiments or [e.id for e in campaign.with_status(ExperimentStatus.PROPOSED)]
         if not chosen:
             raise SpecError(f"campaign {campaign_id} has no proposed experiments to decide on")
-        request = ControlBoard(store).submit(
-            campaign_id,
-            "reject" if reject else "approve",
-            {"experiments": chosen, "note": note},
-            by=f"human:{by}",
-        )
+        board = ControlBoard(store)
+        if changes:
+            if reject or len(chosen) != 1:
+                raise SpecError(
+                    "--set edits one experiment: name exactly one (e.g. `cfl approve "
+                    f"{campaign_id} E0012 --set temperature=100`), without --reject",
+                    field="--set",
+                )
+            params = _assignments(changes, campaign.spec)
+            request = board.submit(
+                campaign_id,
+                "edit",
+                {"experiment": chosen[0], "params": params, "note": note},
+                by=f"human:{by}",
+            )
+        else:
+            request = board.submit(
+                campaign_id,
+                "reject" if reject else "approve",
+                {"experiments": chosen, "note": note},
+                by=f"human:{by}",
+            )
     except CFLError as exc:
         _fail(exc)
-    verb = "rejection" if reject else "approval"
+    verb = "edit and approval" if changes else "rejection" if reject else "approval"
     console.print(
         f"Filed the {verb} of {', '.join(chosen)} for {campaign_id} (request {request.id}); "
         "the run applies it at its next step."
     )
+
+
+def _assignments(changes: list[str], spec: CampaignSpec) -> dict[str, float | int | str]:
+    """``NAME=VALUE`` pairs, each value typed by its parameter (numbers stay numbers).
+
+    Raises:
+        SpecError: a pair without ``=``, an unknown name, or a number that is not one.
+    """
+    params: dict[str, float | int | str] = {}
+    for change in changes:
+        name, sep, text = change.partition("=")
+        name, text = name.strip(), text.strip()
+        if not sep or not name or not text:
+            raise SpecError(f"--set takes NAME=VALUE, got {change!r}", field="--set")
+        parameter = spec.space.parameter(name)
+        if isinstance(parameter, CategoricalParameter):
+            params[name] = text
+            continue
+        try:
+            params[name] = int(text) if isinstance(parameter, IntegerParameter) else float(text)
+        except ValueError as exc:
+            raise SpecError(f"{name} takes a number, got {text!r}", field="--set") from exc
+    return params
 
 
 KeysOption = Annotated[

@@ -1,10 +1,11 @@
 """Control requests: how people (and the copilot, on a person's behalf) steer a running campaign.
 
 The running engine is the only writer of a campaign's ledger, so nobody else writes events. A
-person files a *control request* instead (pause, resume, approve or reject proposed experiments,
-add a hypothesis) on the :class:`ControlBoard`; the engine reads :meth:`ControlBoard.pending` at
-its next loop step, applies each request by journaling the matching event with the requester as
-actor, and settles it (:meth:`ControlBoard.settle`) as ``applied`` or ``refused`` with the reason.
+person files a *control request* instead (pause, resume, approve, reject or edit proposed
+experiments, add a hypothesis) on the :class:`ControlBoard`; the engine reads
+:meth:`ControlBoard.pending` at its next loop step, applies each request by journaling the
+matching event with the requester as actor, and settles it (:meth:`ControlBoard.settle`) as
+``applied`` or ``refused`` with the reason.
 
 Requests live in their own table, ``control_request``, in the store's database, created on first
 use. A request is checked when it is filed (kind, payload, the campaign exists and is not
@@ -32,6 +33,7 @@ from cfl.errors import CFLError, NotFound, SpecError
 from cfl.hypotheses import HypothesisDraft, check_draft, prediction_key
 from cfl.journal import Journal
 from cfl.models import ExperimentStatus, Prediction
+from cfl.spec import CampaignSpec
 from cfl.store import Store, _UTCDateTime
 
 __all__ = [
@@ -42,6 +44,7 @@ __all__ = [
     "ControlKind",
     "ControlRequest",
     "ExperimentDecision",
+    "ExperimentEdit",
     "HypothesisRequest",
     "Outcome",
     "PauseRequest",
@@ -52,7 +55,7 @@ __all__ = [
     "validation_message",
 ]
 
-ControlKind: TypeAlias = Literal["pause", "resume", "approve", "reject", "add_hypothesis"]
+ControlKind: TypeAlias = Literal["pause", "resume", "approve", "reject", "edit", "add_hypothesis"]
 Outcome: TypeAlias = Literal["applied", "refused"]
 KINDS: tuple[str, ...] = get_args(ControlKind)
 OUTCOMES: tuple[str, ...] = get_args(Outcome)
@@ -95,6 +98,49 @@ class ExperimentDecision(_Payload):
     note: str = ""
 
 
+class ExperimentEdit(_Payload):
+    """``edit``: new conditions for one proposed experiment, which then runs as edited.
+
+    The person's conditions replace the design (the ledger keeps both); they must lie inside the
+    spec's bounds and linear constraints, whoever asks, the copilot included.
+    """
+
+    experiment: str
+    """Id of an experiment in status ``proposed``, e.g. ``"E0012"``."""
+    params: dict[str, float | int | str] = Field(min_length=1)
+    """Only the conditions to change, e.g. ``{"temperature": 100}``."""
+    note: str = ""
+
+    def conditions(self, current: Mapping[str, Any], spec: CampaignSpec) -> dict[str, Any]:
+        """The whole new point: ``current`` with these changes, checked against the space.
+
+        Raises:
+            SpecError: an unknown parameter, a value of the wrong type or outside its bounds,
+                or a point that breaks a linear constraint (the message names it).
+        """
+        try:
+            point = spec.space.coerce({**current, **self.params})
+        except SpecError as exc:
+            raise SpecError(f"{exc}; nothing was changed", field="payload.params") from exc
+        if not spec.space.feasible(point):
+            broken = [
+                " + ".join(f"{v:g}*{k}" for k, v in c.coefficients.items())
+                + f" <= {c.upper:g} (it is {c.value(point):g})"
+                for c in spec.space.constraints
+                if not c.satisfied(point)
+            ]
+            raise SpecError(
+                f"{_conditions(point)} breaks the space's constraint {'; '.join(broken)}; "
+                "choose conditions that satisfy it",
+                field="payload.params",
+            )
+        return point
+
+
+def _conditions(point: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in point.items())
+
+
 class HypothesisRequest(_Payload):
     """``add_hypothesis``: a hypothesis a person states; its author is the requester."""
 
@@ -114,13 +160,16 @@ class HypothesisRequest(_Payload):
         )
 
 
-Payload: TypeAlias = PauseRequest | ResumeRequest | ExperimentDecision | HypothesisRequest
+Payload: TypeAlias = (
+    PauseRequest | ResumeRequest | ExperimentDecision | ExperimentEdit | HypothesisRequest
+)
 
 _PAYLOADS: dict[str, type[Payload]] = {
     "pause": PauseRequest,
     "resume": ResumeRequest,
     "approve": ExperimentDecision,
     "reject": ExperimentDecision,
+    "edit": ExperimentEdit,
     "add_hypothesis": HypothesisRequest,
 }
 
@@ -169,6 +218,18 @@ def parse_payload(kind: str, payload: Mapping[str, Any] | BaseModel | None) -> P
         error = SpecError(f"{message}; a {kind!r} request takes {sorted(model.model_fields)}")
         error.field = field  # every problem names its own field in the message
         raise error from exc
+
+
+_DONE = {"approve": "approved", "reject": "rejected", "edit": "edited"}
+
+
+def _decides_on(request: ControlRequest) -> tuple[str, ...]:
+    """The experiments a pending request decides on (none for other kinds)."""
+    if request.kind in ("approve", "reject"):
+        return ExperimentDecision.model_validate(request.payload).experiments
+    if request.kind == "edit":
+        return (ExperimentEdit.model_validate(request.payload).experiment,)
+    return ()
 
 
 # -- the request value and its table --------------------------------------------------------------
@@ -293,16 +354,17 @@ class ControlBoard:
 
         Args:
             campaign: Campaign id, e.g. ``snar-yield-1``.
-            kind: ``pause``, ``resume``, ``approve``, ``reject`` or ``add_hypothesis``.
+            kind: ``pause``, ``resume``, ``approve``, ``reject``, ``edit`` or ``add_hypothesis``.
             payload: The kind's fields (a mapping or the payload model): ``note`` for pause and
-                resume; ``experiments`` and ``note`` for approve and reject; ``statement``,
+                resume; ``experiments`` and ``note`` for approve and reject; ``experiment``,
+                ``params`` (the changes) and ``note`` for edit; ``statement``,
                 ``kind``, ``prediction``, ``rationale`` for add_hypothesis.
             by: ``human:<name>`` of the person asking.
 
         Raises:
             SpecError: bad ``by``, ``kind`` or payload field (named), the campaign is finished,
-                an experiment is not proposed, a prediction lies outside the space or repeats a
-                registered one. Nothing is stored.
+                an experiment is not proposed, edited conditions or a prediction lie outside the
+                space, or a prediction repeats a registered one. Nothing is stored.
             NotFound: no such campaign.
             LedgerTampered: the campaign's record does not verify.
         """
@@ -318,6 +380,11 @@ class ControlBoard:
         pending = self.pending(campaign)
         if isinstance(parsed, ExperimentDecision):
             parsed = self._check_decision(state, kind, parsed, pending)
+        elif isinstance(parsed, ExperimentEdit):
+            self._check_decision(
+                state, kind, ExperimentDecision(experiments=(parsed.experiment,)), pending
+            )
+            parsed.conditions(state.experiments[parsed.experiment].params, state.spec)
         elif isinstance(parsed, HypothesisRequest):
             self._check_hypothesis(state, parsed, by, pending)
         else:
@@ -340,12 +407,7 @@ class ControlBoard:
         state: Campaign, kind: str, decision: ExperimentDecision, pending: list[ControlRequest]
     ) -> ExperimentDecision:
         proposed = [e.id for e in state.with_status(ExperimentStatus.PROPOSED)]
-        decided = {
-            eid: request
-            for request in pending
-            if request.kind in ("approve", "reject")
-            for eid in ExperimentDecision.model_validate(request.payload).experiments
-        }
+        decided = {eid: request for request in pending for eid in _decides_on(request)}
         unique = tuple(dict.fromkeys(decision.experiments))
         for i, eid in enumerate(unique):
             field = f"payload.experiments[{i}]"
@@ -359,7 +421,7 @@ class ControlBoard:
             if experiment.status != ExperimentStatus.PROPOSED:
                 raise SpecError(
                     f"experiment {eid} is {experiment.status.value}; only proposed experiments "
-                    f"can be approved or rejected (awaiting a decision: {proposed or 'none'})",
+                    f"can be {_DONE[kind]} (awaiting a decision: {proposed or 'none'})",
                     field=field,
                 )
             earlier = decided.get(eid)

@@ -304,6 +304,8 @@ class _Facts:
                 case "experiment.approved" | "experiment.rejected":
                     verb = "approved" if record.type == "experiment.approved" else "rejected"
                     roles[payload["by"]][f"{verb} experiments"] += len(payload["experiments"])
+                case "experiment.edited":
+                    roles[payload["by"]]["changed the conditions of experiments"] += 1
                 case "device.released":
                     roles[payload["by"]]["checked and released devices"] += 1
                 case "observation.recorded":
@@ -379,7 +381,12 @@ class _Facts:
             contributions["conditions"][source_kind[e.source]] += 1
         for record in records:
             contributions["records"][_KINDS[record.contribution]] += 1
-            if record.type in ("experiment.approved", "experiment.rejected", "device.released"):
+            if record.type in (
+                "experiment.approved",
+                "experiment.rejected",
+                "experiment.edited",
+                "device.released",
+            ):
                 contributions["decisions"][_kind(str(record.payload["by"]))] += 1
 
         conception, trials, others = _conception(

@@ -30,6 +30,7 @@ from cfl.control import (
     ControlBoard,
     ControlRequest,
     ExperimentDecision,
+    ExperimentEdit,
     HypothesisRequest,
     PauseRequest,
 )
@@ -43,6 +44,7 @@ from cfl.events import (
     CampaignReviewed,
     Event,
     ExperimentDesigned,
+    ExperimentEdited,
     ExperimentRequeued,
     ExperimentsApproved,
     ExperimentsRejected,
@@ -358,6 +360,30 @@ class Engine:
         if isinstance(payload, HypothesisRequest):
             hid = self._register(request.draft(), request=request.id)
             return f"registered as {hid}; judged on experiments designed from now on"
+        if isinstance(payload, ExperimentEdit):
+            experiment = campaign.experiments.get(payload.experiment)
+            if experiment is None or experiment.status != ExperimentStatus.PROPOSED:
+                raise SpecError(f"no longer awaiting a decision: {payload.experiment}")
+            point = payload.conditions(experiment.params, campaign.spec)
+            tests = tuple(
+                h.id
+                for h in campaign.hypotheses.values()
+                if h.registered_after < experiment.index and tested_by(h.prediction, point)
+            )
+            self._journal.write(
+                by,
+                ExperimentEdited(
+                    lab_time_s=now,
+                    experiment=experiment.id,
+                    params=point,
+                    tests=tests,
+                    by=by,
+                    note=payload.note,
+                    request=request.id,
+                ),
+            )
+            changed = ", ".join(f"{k}={point[k]}" for k in payload.params)
+            return f"{experiment.id} queued with {changed}"
         if isinstance(payload, ExperimentDecision):
             stale = [
                 eid

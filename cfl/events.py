@@ -26,6 +26,7 @@ __all__ = [
     "DeviceReleased",
     "Event",
     "ExperimentDesigned",
+    "ExperimentEdited",
     "ExperimentFailed",
     "ExperimentRequeued",
     "ExperimentStarted",
@@ -81,6 +82,23 @@ class ExperimentsApproved(Event):
 
     TYPE = "experiment.approved"
     experiments: tuple[str, ...]
+    by: str
+    note: str = ""
+    request: int | None = None
+
+
+class ExperimentEdited(Event):
+    """A person changed a proposed experiment's conditions and approved it: queued as edited.
+
+    ``params`` are the whole new conditions (inside the space); ``tests`` the hypotheses they
+    now bear on, among those registered before the experiment was designed. The conditions are
+    the person's from now on (``source: human``); the ledger keeps the design it replaced.
+    """
+
+    TYPE = "experiment.edited"
+    experiment: str
+    params: dict[str, float | int | str]
+    tests: tuple[str, ...] = ()
     by: str
     note: str = ""
     request: int | None = None
@@ -282,6 +300,7 @@ _EVENTS: dict[str, type[Event]] = {
         HypothesisProposed,
         ExperimentDesigned,
         ExperimentsApproved,
+        ExperimentEdited,
         ExperimentsRejected,
         ExperimentStarted,
         StepDispatched,

@@ -137,6 +137,16 @@ class DecisionArgs(CampaignArgs):
     note: str = Field(default="", description="The researcher's reason, recorded.")
 
 
+class EditArgs(CampaignArgs):
+    experiment: str = Field(description="Id of one proposed experiment, e.g. E0012.")
+    params: dict[str, float | int | str] = Field(
+        min_length=1,
+        description='Only the conditions to change, e.g. {"temperature": 100}; each inside '
+        "its parameter's bounds.",
+    )
+    note: str = Field(default="", description="The researcher's reason, recorded.")
+
+
 class NoteArgs(CampaignArgs):
     note: str = Field(default="", description="The researcher's reason, recorded.")
 
@@ -536,14 +546,32 @@ def add_hypothesis(toolbox: Toolbox, args: AddHypothesisArgs) -> ToolResult:
     DecisionArgs,
     acts=True,
     description=(
-        "Approve proposed experiments so they are queued and run, exactly as designed (their "
-        "parameters cannot be changed). Only experiments in status proposed can be approved."
+        "Approve proposed experiments so they are queued and run, exactly as designed (use "
+        "edit_experiment to change one's conditions). Only experiments in status proposed can "
+        "be approved."
     ),
 )
 def approve_experiments(toolbox: Toolbox, args: DecisionArgs) -> ToolResult:
     payload = {"experiments": args.experiments, "note": args.note}
     request = toolbox.board.submit(args.campaign, "approve", payload, by=toolbox.require_actor())
     return _filed(request, "approve " + ", ".join(dict.fromkeys(args.experiments)))
+
+
+@_tool(
+    "edit_experiment",
+    EditArgs,
+    acts=True,
+    description=(
+        "Change the conditions of one proposed experiment at the researcher's request and "
+        "approve it, so it runs as edited. Refused if a value lies outside its parameter's "
+        "bounds or breaks the space's linear constraints: the spec's limits hold whoever asks."
+    ),
+)
+def edit_experiment(toolbox: Toolbox, args: EditArgs) -> ToolResult:
+    payload = {"experiment": args.experiment, "params": args.params, "note": args.note}
+    request = toolbox.board.submit(args.campaign, "edit", payload, by=toolbox.require_actor())
+    changes = ", ".join(f"{k}={_number(v)}" for k, v in args.params.items())
+    return _filed(request, f"edit {args.experiment}: {changes}")
 
 
 @_tool(

@@ -75,3 +75,26 @@ def test_reject_names_the_experiments_and_a_decision_needs_a_name(
     assert (request.kind, request.payload["experiments"]) == ("reject", ["E0002"])
     unknown = CliRunner().invoke(app, ["approve", proposed, "E0009", "--by", "bo"])
     assert unknown.exit_code == 2 and "E0009" in unknown.output
+
+
+def test_set_edits_one_experiment_inside_the_bounds(proposed: str, store: Store) -> None:
+    edit = ["approve", proposed, "E0002", "--by", "ada", "--set", "temperature=95"]
+    result = CliRunner().invoke(app, [*edit, "--set", "equivalents=3"])
+    assert result.exit_code == 0, result.output
+    assert f"Filed the edit and approval of E0002 for {proposed}" in result.output
+    (request,) = ControlBoard(store).pending(proposed)
+    assert (request.kind, request.by) == ("edit", "human:ada")
+    assert request.payload == {
+        "experiment": "E0002",
+        "params": {"temperature": 95.0, "equivalents": 3.0},
+        "note": "",
+    }
+    for bad, says in [
+        (["E0001", "--set", "temperature=200"], "temperature=200.0 is outside [30.0, 120.0]"),
+        (["E0001", "--set", "temperature=hot"], "temperature takes a number, got 'hot'"),
+        (["E0001", "--set", "pressure=2"], "unknown parameter 'pressure'"),
+        (["--set", "temperature=90"], "--set edits one experiment"),
+    ]:
+        refused = CliRunner().invoke(app, ["approve", proposed, "--by", "ada", *bad])
+        assert refused.exit_code == 2 and says in refused.output, (bad, refused.output)
+    assert len(ControlBoard(store).pending(proposed)) == 1  # nothing else was filed

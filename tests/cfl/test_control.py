@@ -14,6 +14,7 @@ from cfl.errors import NotFound, SpecError
 from cfl.events import CampaignFinished, ExperimentDesigned, HypothesisProposed
 from cfl.journal import Journal
 from cfl.models import Experiment, ExperimentStatus, Hypothesis, Trend
+from cfl.space import LinearConstraint
 from cfl.spec import CampaignSpec, load_spec
 from cfl.store import Store
 from tests.conftest import demo_spec_data, write_spec
@@ -264,3 +265,31 @@ def test_settle_checks_outcome_and_id(store: Store, spec: CampaignSpec) -> None:
     with pytest.raises(NotFound, match="no control request #999"):
         board.settle(999, outcome="applied")
     assert not board.get(request.id).settled
+
+
+def test_edits_stay_inside_the_bounds_and_the_linear_constraints(
+    store: Store, spec: CampaignSpec
+) -> None:
+    # at most 100 = temperature + 10 * equivalents: the proposed point (80, 2) is on the limit
+    limit = LinearConstraint(coefficients={"temperature": 1.0, "equivalents": 10.0}, upper=100.0)
+    limited = spec.model_copy(
+        update={"space": spec.space.model_copy(update={"constraints": (limit,)})}
+    )
+    campaign = make_campaign(store, limited)
+    board = ControlBoard(store)
+    with pytest.raises(SpecError, match=r"10\*equivalents \+ 1\*temperature <= 100 \(it is 110\)"):
+        board.submit(
+            campaign, "edit", {"experiment": "E0001", "params": {"temperature": 90}}, by=ALICE
+        )
+    with pytest.raises(SpecError, match="E0003 is queued; only proposed experiments can be edited"):
+        board.submit(
+            campaign, "edit", {"experiment": "E0003", "params": {"temperature": 50}}, by=ALICE
+        )
+    with pytest.raises(SpecError, match="unknown parameters \\['pressure'\\]") as caught:
+        board.submit(campaign, "edit", {"experiment": "E0001", "params": {"pressure": 2}}, by=ALICE)
+    assert caught.value.field == "payload.params"
+    assert board.history(campaign) == []
+    filed = board.submit(
+        campaign, "edit", {"experiment": "E0001", "params": {"temperature": 60}}, by=ALICE
+    )
+    assert filed.payload == {"experiment": "E0001", "params": {"temperature": 60}, "note": ""}

@@ -5,7 +5,10 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from cfl.control import ControlBoard
+from cfl.errors import SpecError
 from cfl.events import ExperimentDesigned
 from cfl.journal import Journal
 from cfl.models import Experiment, ExperimentStatus
@@ -166,3 +169,49 @@ def test_with_approval_each_batch_waits_for_a_person(
     assert final.experiments[decided[0][0]].status == ExperimentStatus.CANCELLED
     assert len(final.observations) == len(final.experiments) - 1
     assert set(_actors(store, final.id, "experiment.approved")) == {ALICE}
+
+
+def test_an_edited_experiment_runs_at_the_persons_conditions(
+    store: Store, small_spec: CampaignSpec
+) -> None:
+    journal = Journal.create(store, small_spec, actor=ALICE)
+    point = small_spec.space.coerce(
+        {"residence_time": 1.0, "equivalents": 2.0, "concentration": 0.3, "temperature": 80.0}
+    )
+    proposed = Experiment(
+        id="E0001",
+        index=1,
+        round=1,
+        params=point,
+        protocol=small_spec.protocol,
+        source="planner",
+        status=ExperimentStatus.PROPOSED,
+    )
+    journal.write("cfl", ExperimentDesigned(lab_time_s=0, experiment=proposed))
+    board = ControlBoard(store)
+    with pytest.raises(SpecError, match=r"temperature=150.0 is outside \[30.0, 120.0\]"):
+        board.submit(
+            journal.campaign.id, "edit", {"experiment": "E0001", "params": {"temperature": 150}},
+            by=ALICE,
+        )  # fmt: skip
+    edit = board.submit(
+        journal.campaign.id,
+        "edit",
+        {"experiment": "E0001", "params": {"temperature": 60}, "note": "too hot for the seal"},
+        by=ALICE,
+    )
+    with pytest.raises(SpecError, match="already has a pending edit request"):
+        board.submit(journal.campaign.id, "approve", {"experiments": ["E0001"]}, by="human:bob")
+
+    final = run_campaign(journal, control=board, control_poll_s=0.05)
+
+    ran = final.experiments["E0001"]
+    assert ran.status == ExperimentStatus.DONE and ran.source == "human"
+    assert ran.params == {**point, "temperature": 60.0}
+    assert {r.id: r.detail for r in board.history(final.id)}[edit.id] == (
+        "E0001 queued with temperature=60.0"
+    )
+    (record,) = [r for r in store.records(final.id) if r.type == "experiment.edited"]
+    assert record.actor == ALICE and record.payload["note"] == "too hot for the seal"
+    designed = next(r for r in store.records(final.id) if r.type == "experiment.designed")
+    assert designed.payload["experiment"]["params"]["temperature"] == 80.0  # the design is kept

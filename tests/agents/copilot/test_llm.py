@@ -75,6 +75,10 @@ def test_the_model_cannot_add_out_of_bounds_clear_estop_or_change_identity(
             ("clear_estop", {"robot": "kapex-1"}),
             ("pause_campaign", {"campaign": CAMPAIGN, "by": "human:root"}),
             ("approve_experiments", {"campaign": CAMPAIGN, "experiments": ["E0015"]}),
+            (
+                "edit_experiment",
+                {"campaign": CAMPAIGN, "experiment": "E0013", "params": {"temperature": 250}},
+            ),
         ),
         text("I could not do any of that."),
     ]
@@ -90,8 +94,9 @@ def test_the_model_cannot_add_out_of_bounds_clear_estop_or_change_identity(
     assert "cannot set or change it" in results["pause_campaign"].text
     assert ALICE in results["pause_campaign"].text
     assert "E0015 is queued; only proposed experiments" in results["approve_experiments"].text
+    assert "temperature=250.0 is outside [30.0, 120.0]" in results["edit_experiment"].text
     replies = [json.loads(m["content"]) for m in _tool_messages(stub.requests[1])]
-    assert [r["ok"] for r in replies] == [False] * 4
+    assert [r["ok"] for r in replies] == [False] * 5
     assert ControlBoard(lab.store).history(CAMPAIGN) == []  # nothing stored
     assert turn.text == "I could not do any of that."
 

@@ -29,6 +29,7 @@ def test_every_tool_has_a_schema_the_model_can_use() -> None:
         "explain_hypothesis",
         "add_hypothesis",
         "approve_experiments",
+        "edit_experiment",
         "reject_experiments",
         "pause_campaign",
         "resume_campaign",
