@@ -310,17 +310,20 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _subject_hypothesis(payload: Mapping[str, Any]) -> str | None:
-    hypothesis = payload.get("hypothesis")
-    if isinstance(hypothesis, dict):
-        hypothesis = hypothesis.get("id")
-    return _text(hypothesis)
+def _subject_id(payload: Mapping[str, Any], field: str) -> str | None:
+    """The id in ``payload[field]``: the field itself, or the ``id`` of the object it holds."""
+    value = payload.get(field)
+    if isinstance(value, dict):
+        value = value.get("id")
+    return _text(value)
 
 
 _SUBJECTS: dict[str, tuple[str, str, bool]] = {
     # record type: (subject kind, payload field naming it, whether it supersedes the last word)
     "hypothesis.proposed": ("hypothesis", "hypothesis", False),
     "hypothesis.assessed": ("hypothesis", "hypothesis", True),
+    "experiment.designed": ("design", "experiment", False),
+    "experiment.edited": ("design", "experiment", True),
     "experiment.started": ("attempt", "experiment", False),
     "experiment.failed": ("attempt", "experiment", False),
     "experiment.requeued": ("attempt", "experiment", True),
@@ -337,7 +340,8 @@ def subject_of(type: str, payload: Mapping[str, Any]) -> tuple[str, bool] | None
     """What a record is the latest word on, and whether it replaces the previous word.
 
     The ``supersedes`` links: an assessment of a hypothesis supersedes its proposal or previous
-    assessment (status and credence); a requeue supersedes the failed or interrupted attempt; a
+    assessment (status and credence); a person's edit of an experiment supersedes its design; a
+    requeue supersedes the failed or interrupted attempt; a
     release supersedes the quarantine; a resume the pause; a ranking or a review the previous
     one. Nothing is ever edited: a later record says what changed and links to what it replaces.
 
@@ -350,7 +354,7 @@ def subject_of(type: str, payload: Mapping[str, Any]) -> tuple[str, bool] | None
     kind, field, replaces = rule
     if not field:
         return kind, replaces
-    name = _subject_hypothesis(payload) if kind == "hypothesis" else _text(payload.get(field))
+    name = _subject_id(payload, field)
     return (f"{kind}:{name}", replaces) if name is not None else None
 
 

@@ -215,3 +215,4 @@ def test_an_edited_experiment_runs_at_the_persons_conditions(
     assert record.actor == ALICE and record.payload["note"] == "too hot for the seal"
     designed = next(r for r in store.records(final.id) if r.type == "experiment.designed")
     assert designed.payload["experiment"]["params"]["temperature"] == 80.0  # the design is kept
+    assert record.supersedes == (designed.id,)  # and the edit is the latest word on it
