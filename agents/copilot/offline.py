@@ -31,6 +31,7 @@ I understand:
   pause CAMPAIGN [because ...]          resume CAMPAIGN
   approve E0009 E0010 in CAMPAIGN [because ...]
   reject E0011 in CAMPAIGN [because ...]
+  edit E0012 in CAMPAIGN: temperature=100, equivalents=2 [because ...]
   add hypothesis to CAMPAIGN: yield rises with temperature over 40 to 100
       (also: "... falls with ...", "the best temperature for yield lies between 60 and 90",
        "EtOH is the best solvent for yield",
@@ -56,6 +57,17 @@ class Intent:
 
 
 _NUMBER = r"(-?\d+(?:\.\d+)?)"
+_ASSIGNMENT = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*=\s*([^\s,;]+)")
+
+
+def _value(text: str) -> float | str:
+    """A number where the text is one (the space checks the rest), else the text (a level)."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
 _RANGE = rf"(?:over|between|from|in|within)\s*\[?\s*{_NUMBER}\s*(?:to|and|-|–|,|\.\.)\s*{_NUMBER}"
 _WORD = r"([A-Za-z_][A-Za-z0-9_]*)"
 _UP = r"(?:rises|increases|goes up|grows|improves)"
@@ -149,6 +161,20 @@ def parse(text: str, known: list[str]) -> Intent:
         prediction, kind = found
         args = {"campaign": campaign, "statement": statement, "kind": kind}
         return Intent("add_hypothesis", {**args, "prediction": prediction})
+    if _has(r"^\s*(?:edit|change|set)\b", message):
+        if missing := need_campaign("edit E0012 in"):
+            return missing
+        ask = _NOTE.split(message, maxsplit=1)[0]
+        experiments = list(dict.fromkeys(_EXPERIMENT_ID.findall(ask)))
+        params = {name: _value(value) for name, value in _ASSIGNMENT.findall(ask)}
+        if len(experiments) != 1 or not params:
+            return Intent(
+                None,
+                answer=f"Say which experiment and what to change, e.g. 'edit E0012 in {campaign}: "
+                "temperature=100'.",
+            )
+        edit = {"campaign": campaign, "experiment": experiments[0], "params": params}
+        return Intent("edit_experiment", {**edit, "note": _note(message)})
     for verb, tool in (("approve", "approve_experiments"), ("reject", "reject_experiments")):
         if _has(rf"\b{verb}\b", message):
             if missing := need_campaign(f"{verb} E0009 in"):

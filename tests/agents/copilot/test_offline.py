@@ -199,3 +199,25 @@ def test_acting_needs_a_named_campaign(lab: Lab) -> None:
     text, toolbox = _ask(lab, "pause")
     assert text == f"Which campaign? Say e.g. 'pause {CAMPAIGN}'."
     assert toolbox.calls == []
+
+
+def test_edit_changes_one_proposed_experiment_inside_the_bounds(lab: Lab) -> None:
+    text, _ = _ask(lab, "edit E0013 in snar-small-1: temperature=200")
+    assert "Refused" in text and "temperature=200.0 is outside [30.0, 120.0]" in text
+    assert ControlBoard(lab.store).pending(CAMPAIGN) == []
+    text, _ = _ask(
+        lab, "edit E0013 in snar-small-1: temperature=95, equivalents=2 because the seal leaks"
+    )
+    assert "Filed control request #1 (edit E0013: temperature=95, equivalents=2)" in text
+    (edit,) = ControlBoard(lab.store).pending(CAMPAIGN)
+    assert (edit.kind, edit.by) == ("edit", ALICE)
+    assert edit.payload == {
+        "experiment": "E0013",
+        "params": {"temperature": 95.0, "equivalents": 2.0},
+        "note": "the seal leaks",
+    }
+    text, _ = _ask(lab, "edit E0013 E0014 in snar-small-1: temperature=95")
+    assert text.endswith(
+        "Say which experiment and what to change, e.g. 'edit E0012 in "
+        "snar-small-1: temperature=100'."
+    )
