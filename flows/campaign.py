@@ -70,6 +70,7 @@ __all__ = [
     "DeviceSlotUnavailable",
     "DeviceSlots",
     "PrefectHooks",
+    "QuietCompletedSteps",
     "campaign",
     "experiment",
     "step",
@@ -199,6 +200,26 @@ class SlotPlan:
     """The reservation's next step is on the same device: hold the slot after this step."""
 
 
+class QuietCompletedSteps(logging.Filter):
+    """Drop the ``step`` task's "Finished in state Completed()" line, on the console and the API.
+
+    There is one per device step and it repeats the task run's state, which the UI shows anyway;
+    formatting it for the console (a terminal check per record) and shipping it took a few ms of
+    the bridge thread per step. Failures, retries and other tasks' lines pass.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            record.levelno == logging.INFO
+            and getattr(record, "task_name", None) == "step"
+            and isinstance(record.msg, str)
+            and record.msg.startswith("Finished in state Completed")
+        )
+
+
+_quiet_steps = QuietCompletedSteps()
+
+
 def _slot_unavailable(_task: Task[Any, Any], _run: TaskRun, state: State[Any]) -> bool:
     """Retry a step task only if it failed before its step reached the device."""
     return isinstance(state.data, DeviceSlotUnavailable) or "DeviceSlotUnavailable" in (
@@ -290,6 +311,9 @@ class PrefectHooks:
 
     async def open(self) -> None:
         """Open the run's client and device slots (on the bridge loop)."""
+        task_runs = logging.getLogger("prefect.task_runs")
+        if _quiet_steps not in task_runs.filters:
+            task_runs.addFilter(_quiet_steps)
         clients = AsyncClientContext()
         await clients.client.__aenter__()
         self._clients = clients

@@ -124,3 +124,20 @@ def test_the_slot_is_kept_until_the_reservations_last_step() -> None:
         10: False,
     }
     assert keeps(-1) is False  # moves that clear a failed experiment's vial, one at a time
+
+
+def test_only_the_completed_step_tasks_finished_line_is_dropped() -> None:
+    import logging
+
+    from flows.campaign import QuietCompletedSteps
+
+    def record(level: int, msg: str, task_name: str) -> logging.LogRecord:
+        made = logging.LogRecord("prefect.task_runs", level, __file__, 1, msg, None, None)
+        made.task_name = task_name
+        return made
+
+    quiet = QuietCompletedSteps()
+    assert not quiet.filter(record(logging.INFO, "Finished in state Completed()", "step"))
+    assert quiet.filter(record(logging.ERROR, "Finished in state Failed('boom')", "step"))
+    assert quiet.filter(record(logging.INFO, "Task run failed with exception - Retry", "step"))
+    assert quiet.filter(record(logging.INFO, "Finished in state Completed()", "other"))
