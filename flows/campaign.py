@@ -46,10 +46,10 @@ from prefect.tasks import Task
 from pydantic import Field
 
 from cfl.campaign import Campaign, score
-from cfl.control import ControlBoard, check_person
+from cfl.control import ControlBoard, ExperimentEdit, check_person
 from cfl.devices import Reading
 from cfl.dispatcher import StepCall
-from cfl.errors import CFLError, DeviceTimeout
+from cfl.errors import CFLError, DeviceTimeout, SpecError
 from cfl.journal import Journal
 from cfl.models import Experiment, ExperimentStatus
 from cfl.runner import open_or_create, run_campaign
@@ -445,11 +445,17 @@ class BatchDecision(RunInput):
 
     decision: Literal["approve", "reject", "edit", "defer"] = Field(
         description="approve or reject the whole batch; edit: run only the experiments listed "
-        "below and reject the rest; defer: decided elsewhere (cfl approve, the copilot)"
+        "below, with the changes given, and reject the rest; defer: decided elsewhere "
+        "(cfl approve, the copilot)"
     )
     by: str = Field(description="who decides, as human:<name>; recorded in the ledger")
     experiments: list[str] = Field(
         default_factory=list, description="for edit: the experiments to run"
+    )
+    changes: dict[str, dict[str, float | int | str]] = Field(
+        default_factory=dict,
+        description='for edit: new conditions of listed experiments, e.g. {"E0012": '
+        '{"temperature": 100}}; inside the spec\'s bounds',
     )
     note: str = ""
 
@@ -506,8 +512,8 @@ class ApprovalGate:
         description = (
             f"### Campaign {campaign.id}: {len(proposed)} experiments await a decision\n\n"
             f"| experiment | conditions |\n|---|---|\n{rows}\n\n"
-            "Approve or reject the batch, or *edit* it: list the experiments to run. Sign as "
-            "`human:<name>`."
+            "Approve or reject the batch, or *edit* it: list the experiments to run and, under "
+            "*changes*, new conditions for any of them. Sign as `human:<name>`."
         )
         try:
             decision = pause_flow_run(
@@ -525,28 +531,43 @@ class ApprovalGate:
             done.set()
             watcher.join(timeout=30)
         if decision is not None:
-            self._file(campaign.id, proposed, decision)
+            self._file(campaign, proposed, decision)
 
-    def _file(self, campaign_id: str, proposed: list[str], decision: BatchDecision) -> None:
-        """Turn the decision into control requests the engine applies as ``decision.by``."""
+    def _file(self, campaign: Campaign, proposed: list[str], decision: BatchDecision) -> None:
+        """Turn the decision into control requests the engine applies as ``decision.by``.
+
+        Every part is checked before any is filed, so a bad edit leaves the batch undecided
+        (it waits again) rather than half decided.
+        """
         if decision.decision == "defer":
             return
         try:
             check_person(decision.by)
+            note = decision.note or "decided in Prefect"
+            edits: list[ExperimentEdit] = []
             if decision.decision == "edit":
-                run = [e for e in proposed if e in set(decision.experiments)]
-                drop = [e for e in proposed if e not in set(run)]
+                chosen = [e for e in proposed if e in set(decision.experiments)]
+                stray = sorted(set(decision.changes) - set(chosen))
+                if stray:
+                    raise SpecError(f"changes for {stray}, not among the experiments to run")
+                for eid, params in decision.changes.items():
+                    edit = ExperimentEdit(experiment=eid, params=params, note=note)
+                    edit.conditions(campaign.experiments[eid].params, campaign.spec)
+                    edits.append(edit)
+                run = [e for e in chosen if e not in decision.changes]
+                drop = [e for e in proposed if e not in set(chosen)]
             else:
                 run = proposed if decision.decision == "approve" else []
                 drop = [] if run else proposed
-            note = decision.note or "decided in Prefect"
+            for edit in edits:
+                self._board.submit(campaign.id, "edit", edit, by=decision.by)
             if run:
                 self._board.submit(
-                    campaign_id, "approve", {"experiments": run, "note": note}, by=decision.by
+                    campaign.id, "approve", {"experiments": run, "note": note}, by=decision.by
                 )
             if drop:
                 self._board.submit(
-                    campaign_id, "reject", {"experiments": drop, "note": note}, by=decision.by
+                    campaign.id, "reject", {"experiments": drop, "note": note}, by=decision.by
                 )
         except CFLError as exc:  # bad input: ask again rather than fail the run
             logger.warning("decision not taken (%s); the batch waits again", exc)
