@@ -131,9 +131,10 @@ def main() -> None:
 
 The demo campaign (simulated lab, virtual clock, planner only), {result["experiments"]}
 experiments in batches of {args.batch}, run in process (`cfl run`'s loop) and as the `campaign`
-flow (one `experiment` subflow per experiment, one `step` task per device step holding the
-device's `device:<name>` slot) against a local Prefect server on {backend}; flow heartbeat off,
-second flow run timed (the first warms imports).
+flow (one `experiment` subflow per experiment, one `step` task per device step, each device's
+`device:<name>` slot held per device reservation) against a local Prefect server on {backend}
+with `flows.localserver.SERVER_SETTINGS`; flow heartbeat off, second flow run timed (the first
+warms imports).
 
 | | wall time (s) | device steps |
 |---|---|---|
