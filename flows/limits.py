@@ -32,9 +32,11 @@ __all__ = [
     "limit_name",
 ]
 
-LEASE_S = 120.0
-"""Seconds a slot's lease lasts unless renewed: how long a device stays blocked after the worker
-holding it was killed."""
+LEASE_S = 60.0
+"""Seconds a slot's lease lasts unless renewed (renewed every third of it): how long a device
+stays blocked after the run holding it was killed, where the resuming run cannot release it (on
+another machine, or a slot granted as the run died, before its lease was noted). Prefect's
+minimum, so a killed run blocks a device for as short a time as Prefect allows."""
 
 
 class LeaseRegistry:
