@@ -53,6 +53,8 @@ def deploy_command(
         typer.echo(f"concurrency limit {limit} (1 slot) created")
     for name in done.deployments:
         typer.echo(f"deployment {name}")
+    for name in done.automations:
+        typer.echo(f"automation {name!r} created")
     stations = station or [spec.lab.site or spec.lab.name]
     typer.echo(
         "start a worker on each station: "
