@@ -1,5 +1,8 @@
 """Scale-out and crash safety, end to end: two workers on one pool, one SIGKILLed mid-step.
 
+The killed run is then marked Crashed by the automation ``cfl deploy`` creates (its heartbeats
+stopped), rather than staying Running.
+
 Prefect and the CFL store are on PostgreSQL (one cluster, separate databases); where PostgreSQL
 cannot run here, both fall back to SQLite. ``-m "not e2e"`` leaves the test out.
 """
@@ -138,7 +141,12 @@ def test_two_workers_run_a_deployed_campaign_and_survive_one_killed_mid_step(
             # ~40 s when alone; 180 s because it once stayed Running past 90 s in a full, loaded
             # suite run (cause not found: see the issue 8 note)
             final = _wait_state(second.id, {"COMPLETED"}, 180)
+            # the killed run sends no more heartbeats: cfl deploy's automation crashes it
+            # within 90 s of its last one (often already done by now)
+            dead = _wait_state(first.id, {"CRASHED"}, 240)
         assert final.state.is_completed(), final.state
+        assert dead.state.is_crashed(), dead.state
+        assert "No heartbeat for 90 s" in (dead.state.message or "")
         cid = store.campaigns()[0].id
         assert len(store.campaigns()) == 1  # resumed, not started again
         assert_exactly_once(store, cid, 4)
