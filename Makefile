@@ -42,11 +42,12 @@ tools:
 	  fi; \
 	fi
 
-## test: lint, type-check and run the whole test suite
+## test: lint, type-check and run the whole test suite, a file per worker on two workers
+## (pytest-xdist; each worker starts its own session servers)
 test: $(VENV)/.dev tools
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q --durations=15
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15
 
 ## bench: the full planner benchmark (10 seeds, budget 40, every strategy installed here; hours
 ## on 2 cores, resumable) and benchmarks/RESULTS.md regenerated from it
