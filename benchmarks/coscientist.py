@@ -36,6 +36,16 @@ are reported alongside):
    the median (and counted). *Pooled*: the same over the hypotheses of all seeds together; the
    score is a log-odds, on the same scale in every campaign, so pooling across campaigns is
    meaningful. Goal >= 0.5 (median over seeds).
+
+   *Graded* (the figure's verdict): the same tau-b against each hypothesis's true **margin**
+   (:meth:`benchmarks.truth.Truth.margin`: by how much, in yield points, its prediction holds;
+   negative when it fails) instead of the binary truth. The issue asks for the correlation
+   between the final rank and the truth "over 10 seeds"; against a binary truth most seeds have
+   no tau at all (every hypothesis true: nothing to order) and the rest a ceiling below 1, so
+   the median rests on two or three seeds. The margin is defined for every hypothesis, ties
+   almost never, and it asks what a researcher reading the ranking needs: are the strongest true
+   claims on top, and the false ones, the more wrong the lower, at the bottom. A seed needs 2
+   hypotheses with a margin to have a tau.
 3. *Experiments to target*: the target of seed ``s`` is the best yield the planner-only arm
    measured; for each arm, the index (in design order, failed experiments included) of the first
    experiment whose measured yield reached it, ``budget + 1`` if none did. By construction the
@@ -114,6 +124,9 @@ class Scored:
     truth_local: bool | None
     why_global: str
     why_local: str
+    margin_global: float | None = None
+    """How far the prediction holds on the global truth (yield points); ``None`` in runs saved
+    before it was recorded, or without a truth."""
 
 
 @dataclass(frozen=True)
@@ -337,6 +350,7 @@ def _score(hypothesis: Hypothesis, global_truth: Truth, local_truth: Truth) -> S
         evidence_n=hypothesis.evidence_n,
         truth_global=global_truth.holds(p),
         truth_local=local_truth.holds(p),
+        margin_global=global_truth.margin(p),
         why_global=explain(global_truth, p),
         why_local=explain(local_truth, p),
     )
@@ -351,6 +365,23 @@ def kendall_tau_b(scores: Sequence[float], truths: Sequence[bool]) -> float | No
         return None
     tau = float(stats.kendalltau(scores, [int(t) for t in truths], variant="b").statistic)
     return None if math.isnan(tau) else tau
+
+
+def graded_tau_b(scores: Sequence[float], margins: Sequence[float]) -> float | None:
+    """tau-b of scores against the true margins; ``None`` with fewer than 2 or all tied."""
+    if len(scores) < 2 or len(set(margins)) < 2 or len(set(scores)) < 2:
+        return None
+    tau = float(stats.kendalltau(scores, margins, variant="b").statistic)
+    return None if math.isnan(tau) else tau
+
+
+def _graded(hypotheses: Sequence[Scored]) -> tuple[list[float], list[float]]:
+    pairs = [(h.log_odds, h.margin_global) for h in hypotheses if h.margin_global is not None]
+    return [s for s, _ in pairs], [m for _, m in pairs]
+
+
+def graded_tau_of(run: Run) -> float | None:
+    return graded_tau_b(*_graded(run.hypotheses))
 
 
 def tau_b_ceiling(truths: Sequence[bool]) -> float | None:
@@ -405,6 +436,8 @@ class Figures:
     pooled_tau_local: float | None
     pooled_ceiling: float | None
     pooled_somers: float | None
+    taus_graded: list[float | None] = field(default_factory=list)
+    pooled_tau_graded: float | None = None
 
     @property
     def agreement(self) -> float | None:
@@ -438,6 +471,8 @@ def figures(runs: list[Run], arm: str) -> Figures:
         pooled_tau_local=kendall_tau_b(*_judged([h for r in mine for h in r.hypotheses], "local")),
         pooled_ceiling=tau_b_ceiling(pooled[1]),
         pooled_somers=somers_d(*pooled),
+        taus_graded=[graded_tau_of(r) for r in mine],
+        pooled_tau_graded=graded_tau_b(*_graded([h for r in mine for h in r.hypotheses])),
     )
 
 
@@ -500,11 +535,12 @@ def report(runs: list[Run], *, budget: int, command: str) -> str:
         "",
         "Hypotheses: registered / with a truth; supported: at the end; agreeing: supported and "
         "true (global / local truth); tau-b: final-rank score against the truth (global / local); "
+        "graded: tau-b against the true margin (global); "
         "to target: experiments until the planner-only arm's best measured yield is reached.",
         "",
-        "| seed | arm | hyp. | supported | agreeing g / l | tau-b g / l (ceiling) | Somers' D "
-        "| best measured (true) | to target |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| seed | arm | hyp. | supported | agreeing g / l | tau-b g / l (ceiling) | graded "
+        "| Somers' D | best measured (true) | to target |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for seed in seeds:
         for arm in arms:
@@ -523,7 +559,7 @@ def report(runs: list[Run], *, budget: int, command: str) -> str:
                 f"| {seed} | {arm} | {len(r.hypotheses)} / {n_truth} | {n_sup} | "
                 f"{agree_g} / {agree_l} | {_fmt(tau_of(r, 'global'))} / "
                 f"{_fmt(tau_of(r, 'local'))} ({_fmt(tau_b_ceiling(truths))}) | "
-                f"{_fmt(somers_d(scores, truths))} | "
+                f"{_fmt(graded_tau_of(r))} | {_fmt(somers_d(scores, truths))} | "
                 f"{r.best_yield():.1f} ({r.best_true_yield:.1f}) | "
                 f"{reach} |"
             )
@@ -548,6 +584,14 @@ def report(runs: list[Run], *, budget: int, command: str) -> str:
             f"local {_fmt(Figures.median(f.taus_local))} ({_fmt(f.pooled_tau_local)}) | "
             f">= {TAU_GOAL} | "
             f"{'-' if tau_med is None else ('yes' if tau_med >= TAU_GOAL else 'no')} |"
+        )
+        graded_med = Figures.median(f.taus_graded)
+        lines.append(
+            f"| 2, graded (the verdict): Kendall tau-b, final rank vs true margin: median over "
+            f"seeds (pooled) | {arm} | {_fmt(graded_med)} ({_fmt(f.pooled_tau_graded)}; "
+            f"{sum(1 for t in f.taus_graded if t is None)} seed(s) without a tau) | "
+            f">= {TAU_GOAL} | "
+            f"{'-' if graded_med is None else ('yes' if graded_med >= TAU_GOAL else 'no')} |"
         )
     if targets:
         base = statistics.median(t[1] for t in targets.values())
@@ -603,8 +647,8 @@ def report(runs: list[Run], *, budget: int, command: str) -> str:
         lines += ["", f"## Hypotheses, {arm} arm (final-rank order per seed)", ""]
         lines += [
             "| seed | id | claim | status | credence | log10 BF | Elo | log-odds | n | global | "
-            "local |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            "margin | local |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for seed in seeds:
             r = by.get((seed, arm))
@@ -614,13 +658,14 @@ def report(runs: list[Run], *, budget: int, command: str) -> str:
                 lines.append(
                     f"| {seed} | {h.id} | {h.claim} | {h.status} | {h.credence:.2f} | "
                     f"{h.log10_bf:+.2f} | {h.elo:.0f} | {h.log_odds:+.2f} | {h.evidence_n} | "
-                    f"{_verdict(h.truth_global)} {h.why_global} | {_verdict(h.truth_local)} "
+                    f"{_verdict(h.truth_global)} {h.why_global} | "
+                    f"{_fmt(h.margin_global, '+.2f')} | {_verdict(h.truth_local)} "
                     f"{h.why_local} |"
                 )
             lines.append(
                 f"| {seed} | | best measured at "
                 + ", ".join(f"{k} {v:.3g}" for k, v in r.best_params.items())
-                + " (the local truth's centre) | | | | | | | | |"
+                + " (the local truth's centre) | | | | | | | | | |"
             )
     return "\n".join(lines) + "\n"
 

@@ -24,6 +24,13 @@ puts them. Per prediction (``maximize``; signs flip for an objective to minimise
 
 A difference of exactly zero has no sign and makes a trend or interaction false.
 
+*How far* a prediction holds, its **margin** (:meth:`Truth.margin`, in the objective's units,
+positive iff it holds): ``s (PD(hi) - PD(lo))`` for a trend, ``s C`` for an interaction, and for
+an optimum the best ``PD`` on the grid points inside ``[lo, hi]`` minus the best outside (``0``
+when the range covers the whole grid: a claim that excludes nothing). A ranking of hypotheses is
+good when the strongest true claims come first and the false ones, the more wrong the lower, last;
+the margin is that order, on one scale for every kind of claim.
+
 Two backgrounds, two truths:
 
 * **global**: every variable uniform over the whole space (the bounds of the spec). The effect of
@@ -61,10 +68,13 @@ __all__ = [
     "Response",
     "Truth",
     "interaction_holds",
+    "interaction_margin",
     "optimum_holds",
+    "optimum_margin",
     "snar_truth",
     "snar_yield",
     "trend_holds",
+    "trend_margin",
 ]
 
 Response = Callable[[NDArray[np.float64]], NDArray[np.float64]]
@@ -192,29 +202,14 @@ class PartialDependence:
         return self.values([{variable: float(v)} for v in grid])
 
 
-def _sign(value: float) -> int:
-    return int(np.sign(value))
-
-
 def trend_holds(pd: PartialDependence, variable: str, low: float, high: float, sign: int) -> bool:
     """``sign(PD(high) - PD(low)) == sign``: how the objective moves, however it is optimised."""
-    low_value, high_value = pd.values([{variable: low}, {variable: high}])
-    return _sign(float(high_value - low_value)) == sign
+    return trend_margin(pd, variable, low, high, sign) > 0
 
 
 def interaction_holds(pd: PartialDependence, variable: str, moderator: str, sign: int) -> bool:
     """Sign of the corner contrast of ``variable`` and ``moderator`` at their bounds."""
-    a, b = pd.box.index(variable), pd.box.index(moderator)
-    a_lo, a_hi, b_lo, b_hi = pd.box.low[a], pd.box.high[a], pd.box.low[b], pd.box.high[b]
-    pp, mp, pm, mm = pd.values(
-        [
-            {variable: a_hi, moderator: b_hi},
-            {variable: a_lo, moderator: b_hi},
-            {variable: a_hi, moderator: b_lo},
-            {variable: a_lo, moderator: b_lo},
-        ]
-    )
-    return _sign(float((pp - mp) - (pm - mm))) == sign
+    return interaction_margin(pd, variable, moderator, sign) > 0
 
 
 def optimum_holds(
@@ -266,6 +261,72 @@ class Truth:
         return optimum_holds(
             self.pd, prediction.variable, prediction.low, prediction.high, maximize=self.maximize
         )
+
+    def margin(self, prediction: Prediction) -> float | None:
+        """How far ``prediction`` holds (module docstring); ``None`` as for :meth:`holds`."""
+        if prediction.objective != self.objective or isinstance(prediction, BestLevel):
+            return None
+        if isinstance(prediction, Trend):
+            return trend_margin(
+                self.pd, prediction.variable, prediction.low, prediction.high, prediction.sign
+            )
+        if isinstance(prediction, Interaction):
+            return interaction_margin(
+                self.pd, prediction.variable, prediction.moderator, prediction.sign
+            )
+        assert isinstance(prediction, Optimum)
+        return optimum_margin(
+            self.pd, prediction.variable, prediction.low, prediction.high, maximize=self.maximize
+        )
+
+
+def trend_margin(pd: PartialDependence, variable: str, low: float, high: float, sign: int) -> float:
+    """``sign (PD(high) - PD(low))``: positive iff :func:`trend_holds`."""
+    low_value, high_value = pd.values([{variable: low}, {variable: high}])
+    return sign * float(high_value - low_value)
+
+
+def interaction_margin(pd: PartialDependence, variable: str, moderator: str, sign: int) -> float:
+    """``sign C``, the corner contrast signed by the claim: positive iff it holds."""
+    a, b = pd.box.index(variable), pd.box.index(moderator)
+    a_lo, a_hi, b_lo, b_hi = pd.box.low[a], pd.box.high[a], pd.box.low[b], pd.box.high[b]
+    pp, mp, pm, mm = pd.values(
+        [
+            {variable: a_hi, moderator: b_hi},
+            {variable: a_lo, moderator: b_hi},
+            {variable: a_hi, moderator: b_lo},
+            {variable: a_lo, moderator: b_lo},
+        ]
+    )
+    return sign * float((pp - mp) - (pm - mm))
+
+
+def optimum_margin(
+    pd: PartialDependence,
+    variable: str,
+    low: float,
+    high: float,
+    *,
+    maximize: bool = True,
+    grid: int = OPTIMUM_GRID,
+) -> float:
+    """Best ``PD`` inside ``[low, high]`` minus best outside (signed for the direction).
+
+    Positive iff :func:`optimum_holds`; ``0`` when no grid point lies outside the range (or none
+    inside: then the claim names no grid point and the margin is minus the curve's spread).
+    """
+    j = pd.box.index(variable)
+    points = np.linspace(pd.box.low[j], pd.box.high[j], grid)
+    curve = pd.curve(variable, points)
+    if not maximize:
+        curve = -curve
+    slack = 1e-9 * (pd.box.high[j] - pd.box.low[j])
+    inside = (points >= low - slack) & (points <= high + slack)
+    if inside.all():
+        return 0.0
+    if not inside.any():
+        return -float(np.max(curve) - np.min(curve))
+    return float(np.max(curve[inside]) - np.max(curve[~inside]))
 
 
 def snar_truth(*, center: Mapping[str, float] | None = None, share: float = 0.1) -> Truth:

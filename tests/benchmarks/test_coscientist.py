@@ -13,6 +13,8 @@ from benchmarks.coscientist import (
     Run,
     Scored,
     figures,
+    graded_tau_b,
+    graded_tau_of,
     kendall_tau_b,
     main,
     score_run,
@@ -28,10 +30,13 @@ from benchmarks.truth import (
     PartialDependence,
     Truth,
     interaction_holds,
+    interaction_margin,
     optimum_holds,
+    optimum_margin,
     snar_truth,
     snar_yield,
     trend_holds,
+    trend_margin,
 )
 from cfl.events import HypothesisProposed
 from cfl.models import BestLevel, Hypothesis, HypothesisStatus, Interaction, Optimum, Trend
@@ -98,6 +103,33 @@ def test_truth_reads_each_kind_of_prediction_and_declines_the_rest() -> None:
     assert truth.holds(BestLevel(objective="yield", variable="x", level="a")) is None
 
 
+def test_margins_say_by_how_much_a_prediction_holds() -> None:
+    pd = _pd(lambda x, y: 2 * x - y)
+    assert trend_margin(pd, "x", 0.1, 0.7, 1) == pytest.approx(1.2)  # 2 * (0.7 - 0.1)
+    assert trend_margin(pd, "x", 0.1, 0.7, -1) == pytest.approx(-1.2)
+    product = _pd(lambda x, y: x * y)  # corners: (1 - 0) - (0 - 0) = 1
+    assert interaction_margin(product, "x", "y", 1) == pytest.approx(1.0)
+    assert interaction_margin(product, "x", "y", -1) == pytest.approx(-1.0)
+    bump = _pd(lambda x, y: -((x - 0.3) ** 2) + y)
+    # grid step 0.01: best inside [0.2, 0.4] is 0 at 0.3, best outside -(0.11)^2 at 0.19, 0.41
+    assert optimum_margin(bump, "x", 0.2, 0.4) == pytest.approx(0.11**2)
+    assert optimum_margin(bump, "x", 0.5, 0.7) == pytest.approx(-(0.2**2))  # at 0.5 vs 0 at 0.3
+    assert optimum_margin(bump, "x", 0.0, 1.0) == 0.0  # excludes nothing
+    truth = Truth("yield", True, bump)
+    assert truth.margin(Trend(objective="yield", variable="y", sign=-1, low=0, high=1)) == (
+        pytest.approx(-1.0)
+    )
+    assert truth.margin(BestLevel(objective="yield", variable="x", level="a")) is None
+
+
+def test_graded_tau_orders_strong_true_claims_above_weak_and_false_ones() -> None:
+    assert graded_tau_b([3.0, 2.0, 1.0], [5.0, 0.5, -2.0]) == pytest.approx(1.0)
+    assert graded_tau_b([1.0, 2.0, 3.0], [5.0, 0.5, -2.0]) == pytest.approx(-1.0)
+    # one discordant pair of three: (2 - 1) / 3
+    assert graded_tau_b([3.0, 2.0, 1.0], [5.0, -2.0, 0.5]) == pytest.approx(1 / 3)
+    assert graded_tau_b([1.0], [1.0]) is None and graded_tau_b([1.0, 2.0], [3.0, 3.0]) is None
+
+
 def test_local_background_stays_near_the_center_and_inside_the_bounds() -> None:
     rows = SQUARE.around({"x": 0.95, "y": 0.5}, 0.1, 1000)
     assert rows[:, 0].min() >= 0.85 and rows[:, 0].max() <= 1.0
@@ -139,7 +171,9 @@ def test_kendall_tau_b_orders_true_above_false_and_needs_something_to_order() ->
     assert kendall_tau_b([1.0, 1.0], [True, False]) is None
 
 
-def _scored(log_odds: float, truth: bool | None, status: str = "open") -> Scored:
+def _scored(
+    log_odds: float, truth: bool | None, status: str = "open", margin: float | None = None
+) -> Scored:
     return Scored(
         id="H01",
         claim="",
@@ -154,6 +188,7 @@ def _scored(log_odds: float, truth: bool | None, status: str = "open") -> Scored
         truth_local=truth,
         why_global="",
         why_local="",
+        margin_global=margin,
     )
 
 
@@ -203,18 +238,26 @@ def test_figures_pool_supported_hypotheses_and_skip_seeds_without_a_tau() -> Non
             1,
             arm,
             [1.0],
-            [_scored(3, True, "supported"), _scored(1, False, "supported"), _scored(0, None)],
+            [
+                _scored(3, True, "supported", 0.5),
+                _scored(1, False, "supported", -1.0),
+                _scored(0, None),
+            ],
         ),
-        _run(2, arm, [1.0], [_scored(2, True, "supported")]),
+        _run(2, arm, [1.0], [_scored(2, True, "supported", 4.0), _scored(2.5, True, "open", 6.0)]),
     ]
     assert supported(runs[0]) == (2, 1)
     assert tau_of(runs[0]) == pytest.approx(1.0) and tau_of(runs[1]) is None  # n = 2: ceiling 1
     f = figures(runs, arm)
+    # graded: seed 2 has a tau although both are true (the stronger claim ranks higher: 1)
+    assert f.taus_graded == [pytest.approx(1.0), pytest.approx(1.0)]
+    # pooled: 4 concordant, 2 discordant (3 above 2 and 2.5 in score, below in margin)
+    assert f.pooled_tau_graded == pytest.approx(1 / 3)
     assert (f.supported, f.agreeing_global) == (3, 2) and f.agreement == pytest.approx(2 / 3)
     assert f.taus_global == [pytest.approx(tau_b_ceiling([True, False])), None]
     assert f.ceilings == [pytest.approx(1.0), None]
-    # 3 and 2 (true) above 1 (false): tau-b at its ceiling, Somers' D 1
-    assert f.pooled_tau_global == pytest.approx(tau_b_ceiling([True, False, True]))
+    # 3, 2 and 2.5 (true) above 1 (false): tau-b at its ceiling, Somers' D 1
+    assert f.pooled_tau_global == pytest.approx(tau_b_ceiling([True, False, True, True]))
     assert f.pooled_somers == pytest.approx(1.0)
 
 
@@ -258,6 +301,9 @@ def test_score_run_ranks_the_campaign_hypotheses_and_scores_both_truths(
     assert [h.id for h in run.hypotheses] == ["H02", "H01"]  # final rank: evidence first
     assert [h.truth_global for h in run.hypotheses] == [True, False]
     assert [h.truth_local for h in run.hypotheses] == [True, False]
+    margins = [h.margin_global for h in run.hypotheses]
+    assert margins[0] is not None and margins[0] > 0 and margins[1] is not None and margins[1] < 0
+    assert graded_tau_of(run) == pytest.approx(1.0)
     assert tau_of(run) == pytest.approx(1.0) and supported(run) == (1, 1)  # n = 2: ceiling 1
     assert run.best_params == best and run.best_yield() == 90.0 and run.yields[0] == (1, 20.0)
     conditions = SnarConditions(0.5, 5.0, 0.4, 30.0)
