@@ -19,8 +19,13 @@ level's mean against the other levels' pooled mean, signed by the objective's di
 Welch-Satterthwaite degrees of freedom; credence is the t CDF at that statistic.
 
 *Interaction* (the effect of ``variable`` changes with ``moderator`` with sign ``s``): the same
-regression plus the product of the two standardised columns; credence is
-``T_{n-p}(s * b_int / se_int)`` as for a trend.
+regression plus the product of the two standardised columns and the square of each, a
+second-order model in the pair [BoxDraper2007]_ (ch. 9); credence is
+``T_{n-p}(s * b_int / se_int)`` as for a trend. An optimiser's experiments cluster around its
+optimum, where the response is curved; off-centre, ``a * b`` correlates with ``a^2`` and ``b^2``,
+so without the squares the product term absorbs the curvature and can take the wrong sign (on
+SnAr-like designs clustered near an optimum, 200 draws: wrong verdicts 9 -> 4 of 1,200, supported
+true ones 524 -> 537).
 
 *Optimum* (the best ``variable`` lies in ``[low, high]``): the regression with ``variable`` also
 squared. Each draw of the coefficients from their posterior (multivariate Student-t, ``n - p``
@@ -39,6 +44,8 @@ A hypothesis is *supported* at credence >= 0.95, *refuted* at <= 0.05, and *open
 when there is too little data to fit (``n < p + 3``).
 
 .. [Gelman2013] A. Gelman et al., Bayesian Data Analysis, 3rd ed., CRC Press (2013).
+.. [BoxDraper2007] G. E. P. Box, N. R. Draper, Response Surfaces, Mixtures, and Ridge Analyses,
+   2nd ed., Wiley (2007).
 .. [KassRaftery1995] R. E. Kass, A. E. Raftery, "Bayes factors", J. Am. Stat. Assoc. 90 (1995).
 """
 
@@ -198,15 +205,15 @@ def _assess_interaction(
     spec: CampaignSpec, interaction: Interaction, rows: list[tuple[Point, float]]
 ) -> Assessment:
     n = len(rows)
-    p = _n_columns(spec) + 1
+    p = _n_columns(spec) + 3
     if n < p + 3:
         return Assessment(HypothesisStatus.OPEN, 0.5, n, {"n": float(n), "p": float(p)})
     points = [point for point, _ in rows]
     x, names = _design_matrix(spec, points)
     a = x[:, names.index(interaction.variable)]
     b = x[:, names.index(interaction.moderator)]
-    x = np.column_stack([x, a * b])
-    names = [*names, "interaction"]
+    x = np.column_stack([x, a * b, a * a, b * b])
+    names = [*names, "interaction", "variable_squared", "moderator_squared"]
     fit = _fit(x, names, np.array([v for _, v in rows]))
     if fit is None:
         return Assessment(HypothesisStatus.OPEN, 0.5, n, {"n": float(n)})

@@ -151,11 +151,12 @@ def test_an_interaction_is_the_student_t_of_the_product_term(small_spec: Campaig
     names = ["residence_time", "equivalents", "concentration", "temperature"]
     x = np.array([[float(p[n]) for n in names] for p, _ in rows])
     x = (x - x.mean(axis=0)) / x.std(axis=0)
-    x = np.column_stack([np.ones(len(rows)), x, x[:, 3] * x[:, 0]])
+    # second order in the pair: the product and both squares
+    x = np.column_stack([np.ones(len(rows)), x, x[:, 3] * x[:, 0], x[:, 3] ** 2, x[:, 0] ** 2])
     y = np.array([v for _, v in rows])
     beta = np.linalg.solve(x.T @ x, x.T @ y)
     resid = y - x @ beta
-    dof = len(rows) - 6
+    dof = len(rows) - 8
     se = np.sqrt(resid @ resid / dof * np.linalg.inv(x.T @ x)[5, 5])
     assert result.credence == pytest.approx(stats.t.cdf(beta[5] / se, dof), abs=1e-9)
     assert result.status == HypothesisStatus.SUPPORTED
@@ -200,3 +201,26 @@ def test_an_optimum_with_too_little_data_stays_open(small_spec: CampaignSpec) ->
     campaign = observed_campaign(small_spec, _uniform_rows(8, _peak_at_80))
     around = Optimum(objective="yield", variable="temperature", low=70, high=90)
     assert assess(campaign, _hypothesis(around)).status == HypothesisStatus.OPEN
+
+
+def test_curvature_along_a_ridge_is_not_read_as_an_interaction(small_spec: CampaignSpec) -> None:
+    # an optimiser following a ridge (residence time ~ 45 / temperature) over a response curved
+    # in temperature and with no product term: a product term alone takes up the curvature
+    # (t = 4.7, "supported" before the squares joined the model)
+    rng = np.random.default_rng(2)
+    rows: list[tuple[dict[str, float | int | str], float]] = []
+    for _ in range(28):
+        t = float(rng.uniform(30, 100))
+        p: dict[str, float | int | str] = {
+            "residence_time": float(np.clip(45 / t + rng.normal(0, 0.05), 0.5, 2.0)),
+            "equivalents": float(rng.uniform(1, 5)),
+            "concentration": float(rng.uniform(0.1, 0.5)),
+            "temperature": t,
+        }
+        rows.append((p, 90 - (t - 40) ** 2 / 30 + float(rng.normal(0, 0.5))))
+    pair = Interaction(
+        objective="yield", variable="temperature", moderator="residence_time", sign=1
+    )
+    result = assess(observed_campaign(small_spec, rows), _hypothesis(pair))
+    assert result.status == HypothesisStatus.OPEN
+    assert result.statistics["t"] == pytest.approx(-1.14, abs=0.01)
