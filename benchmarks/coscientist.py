@@ -37,15 +37,15 @@ are reported alongside):
    score is a log-odds, on the same scale in every campaign, so pooling across campaigns is
    meaningful. Goal >= 0.5 (median over seeds).
 
-   *Graded* (the figure's verdict): the same tau-b against each hypothesis's true **margin**
+   *Graded* (reported beside it): the same tau-b against each hypothesis's true **margin**
    (:meth:`benchmarks.truth.Truth.margin`: by how much, in yield points, its prediction holds;
-   negative when it fails) instead of the binary truth. The issue asks for the correlation
-   between the final rank and the truth "over 10 seeds"; against a binary truth most seeds have
-   no tau at all (every hypothesis true: nothing to order) and the rest a ceiling below 1, so
-   the median rests on two or three seeds. The margin is defined for every hypothesis, ties
-   almost never, and it asks what a researcher reading the ranking needs: are the strongest true
-   claims on top, and the false ones, the more wrong the lower, at the bottom. A seed needs 2
-   hypotheses with a margin to have a tau.
+   negative when it fails). Against a binary truth most seeds have no tau (every hypothesis
+   true: nothing to order) and the rest a ceiling below 1; the margin is defined for every
+   hypothesis and asks whether the strongest true claims come first. It is not the verdict: the
+   final rank orders by how *sure* the evidence is, not by how *large* an effect is, and a corner
+   contrast (an interaction) is not on the scale of a main effect (a trend) although both are in
+   yield points, so a perfect ranking need not reach 1 on it either. A seed needs 2 hypotheses
+   with a margin to have a tau.
 3. *Experiments to target*: the target of seed ``s`` is the best yield the planner-only arm
    measured; for each arm, the index (in design order, failed experiments included) of the first
    experiment whose measured yield reached it, ``budget + 1`` if none did. By construction the
@@ -587,7 +587,7 @@ def report(runs: list[Run], *, budget: int, command: str) -> str:
         )
         graded_med = Figures.median(f.taus_graded)
         lines.append(
-            f"| 2, graded (the verdict): Kendall tau-b, final rank vs true margin: median over "
+            f"| 2, graded (diagnostic): Kendall tau-b, final rank vs true margin: median over "
             f"seeds (pooled) | {arm} | {_fmt(graded_med)} ({_fmt(f.pooled_tau_graded)}; "
             f"{sum(1 for t in f.taus_graded if t is None)} seed(s) without a tau) | "
             f">= {TAU_GOAL} | "
