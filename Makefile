@@ -47,7 +47,11 @@ tools:
 test: $(VENV)/.dev tools
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15
+	@$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15; status=$$?; \
+	if [ $$status -eq 5 ]; then \
+	  echo "pytest collected no tests (exit 5): is tests/ missing from this checkout?" >&2; \
+	fi; \
+	exit $$status
 
 ## bench: the full planner benchmark (10 seeds, budget 40, every strategy installed here; hours
 ## on 2 cores, resumable) and benchmarks/RESULTS.md regenerated from it
