@@ -222,12 +222,20 @@ def optimum_holds(
     grid: int = OPTIMUM_GRID,
 ) -> bool:
     """Whether the best ``PD`` on a grid over ``variable``'s bounds lies in ``[low, high]``."""
+    points, curve, slack = _signed_curve(pd, variable, maximize, grid)
+    best = float(points[int(np.argmax(curve))])
+    return low - slack <= best <= high + slack
+
+
+def _signed_curve(
+    pd: PartialDependence, variable: str, maximize: bool, grid: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64], float]:
+    """``PD`` on ``grid`` points over the bounds of ``variable``, higher is better, and the
+    tolerance within which a range's ends match grid points (hypothesis ranges are grid points)."""
     j = pd.box.index(variable)
     points = np.linspace(pd.box.low[j], pd.box.high[j], grid)
     curve = pd.curve(variable, points)
-    best = float(points[int(np.argmax(curve if maximize else -curve))])
-    slack = 1e-9 * (pd.box.high[j] - pd.box.low[j])  # hypothesis ranges are grid points too
-    return low - slack <= best <= high + slack
+    return points, curve if maximize else -curve, 1e-9 * (pd.box.high[j] - pd.box.low[j])
 
 
 @dataclass(frozen=True)
@@ -246,21 +254,21 @@ class Truth:
         return float(points[int(np.argmax(curve if self.maximize else -curve))])
 
     def holds(self, prediction: Prediction) -> bool | None:
-        """The truth of ``prediction``; ``None`` if it is about something this truth cannot read."""
-        if prediction.objective != self.objective or isinstance(prediction, BestLevel):
-            return None
-        if isinstance(prediction, Trend):
-            return trend_holds(
-                self.pd, prediction.variable, prediction.low, prediction.high, prediction.sign
+        """The truth of ``prediction``; ``None`` if it is about something this truth cannot read.
+
+        A trend or interaction holds iff its margin is positive; an optimum iff the argmax lies
+        in its range (a range covering the whole grid holds with margin 0).
+        """
+        if isinstance(prediction, Optimum) and prediction.objective == self.objective:
+            return optimum_holds(
+                self.pd,
+                prediction.variable,
+                prediction.low,
+                prediction.high,
+                maximize=self.maximize,
             )
-        if isinstance(prediction, Interaction):
-            return interaction_holds(
-                self.pd, prediction.variable, prediction.moderator, prediction.sign
-            )
-        assert isinstance(prediction, Optimum)
-        return optimum_holds(
-            self.pd, prediction.variable, prediction.low, prediction.high, maximize=self.maximize
-        )
+        margin = self.margin(prediction)
+        return None if margin is None else margin > 0
 
     def margin(self, prediction: Prediction) -> float | None:
         """How far ``prediction`` holds (module docstring); ``None`` as for :meth:`holds`."""
@@ -315,12 +323,7 @@ def optimum_margin(
     Positive iff :func:`optimum_holds`; ``0`` when no grid point lies outside the range (or none
     inside: then the claim names no grid point and the margin is minus the curve's spread).
     """
-    j = pd.box.index(variable)
-    points = np.linspace(pd.box.low[j], pd.box.high[j], grid)
-    curve = pd.curve(variable, points)
-    if not maximize:
-        curve = -curve
-    slack = 1e-9 * (pd.box.high[j] - pd.box.low[j])
+    points, curve, slack = _signed_curve(pd, variable, maximize, grid)
     inside = (points >= low - slack) & (points <= high + slack)
     if inside.all():
         return 0.0
