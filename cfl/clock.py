@@ -135,5 +135,32 @@ def run_on_clock(main: Callable[[], Awaitable[T]], *, clock: LabClock, kind: Clo
 
         return loop.run_until_complete(_main())
     finally:
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
+        try:
+            _cancel_remaining(loop)
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
+
+
+def _cancel_remaining(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel the tasks ``main`` left running and let them unwind, as :func:`asyncio.run` does.
+
+    A background task still pending when the loop closes (a robot's lease keep-alive after a run
+    that ended by an error) never runs its ``finally`` blocks, and Python reports it as
+    "Task was destroyed but it is pending".
+    """
+    tasks = asyncio.all_tasks(loop)
+    if not tasks:
+        return
+    for task in tasks:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+    for task in tasks:
+        if not task.cancelled() and task.exception() is not None:
+            loop.call_exception_handler(
+                {
+                    "message": "unhandled exception in a task left running at the end of a run",
+                    "exception": task.exception(),
+                    "task": task,
+                }
+            )

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from cfl.clock import LabClock, run_on_clock
+from cfl.clock import ClockKind, LabClock, run_on_clock
 
 
 def test_virtual_time_jumps_to_the_next_timer_and_interleaves() -> None:
@@ -103,3 +103,44 @@ def test_speed_scales_lab_time_on_the_wall_clock() -> None:
     started = time.perf_counter()
     assert 10.0 <= run_on_clock(main, clock=clock, kind="wall") < 20.0
     assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize("kind", ["virtual", "wall"])
+def test_tasks_left_running_are_cancelled_and_unwind_when_the_run_ends(kind: ClockKind) -> None:
+    clock = LabClock()
+    unwound: list[str] = []
+
+    async def keep_alive() -> None:
+        try:
+            while True:
+                await clock.sleep(10.0)
+        finally:
+            unwound.append("keep-alive")
+
+    async def main() -> str:
+        asyncio.get_running_loop().create_task(keep_alive())
+        await clock.sleep(0.01)
+        return "done"
+
+    assert run_on_clock(main, clock=clock, kind=kind) == "done"
+    assert unwound == ["keep-alive"]
+
+
+def test_a_run_that_fails_still_unwinds_its_background_tasks() -> None:
+    clock = LabClock()
+    unwound: list[str] = []
+
+    async def background() -> None:
+        try:
+            await clock.sleep(1e9)
+        finally:
+            unwound.append("background")
+
+    async def main() -> None:
+        asyncio.get_running_loop().create_task(background())
+        await clock.sleep(1.0)
+        raise RuntimeError("device lost")
+
+    with pytest.raises(RuntimeError, match="device lost"):
+        run_on_clock(main, clock=clock, kind="virtual")
+    assert unwound == ["background"]
