@@ -71,7 +71,7 @@ from cfl.models import (
 from cfl.space import CategoricalParameter, Point
 from cfl.spec import CampaignSpec
 
-__all__ = ["SUPPORT", "Assessment", "assess", "weigh"]
+__all__ = ["SUPPORT", "Assessment", "assess", "needed_evidence", "weigh"]
 
 SUPPORT = 0.95
 """Credence at which a hypothesis is supported (and 1 - SUPPORT at which it is refuted)."""
@@ -115,6 +115,23 @@ def _n_columns(spec: CampaignSpec) -> int:
         len(q.levels) - 1 if isinstance(q, CategoricalParameter) else 1
         for q in spec.space.parameters
     )
+
+
+def needed_evidence(spec: CampaignSpec, prediction: Prediction) -> int:
+    """Experiments an assessment needs before its credence can move off 0.5.
+
+    A regression needs its ``p`` coefficients plus 3 degrees of freedom (``n >= p + 3``): the
+    parameters' columns, and for an interaction the product and both squares, for an optimum
+    the square. A trend counts only the experiments inside its range; a best level needs 2
+    experiments at that level and 2 elsewhere.
+    """
+    if isinstance(prediction, Trend):
+        return _n_columns(spec) + 3
+    if isinstance(prediction, Interaction):
+        return _n_columns(spec) + 3 + 3
+    if isinstance(prediction, Optimum):
+        return _n_columns(spec) + 1 + 3
+    return 4
 
 
 @dataclass(frozen=True)
@@ -179,7 +196,7 @@ def _assess_trend(spec: CampaignSpec, trend: Trend, rows: list[tuple[Point, floa
     inside = [(p, y) for p, y in rows if trend.low <= float(p[trend.variable]) <= trend.high]
     n = len(inside)
     p = _n_columns(spec)
-    if n < p + 3:
+    if n < needed_evidence(spec, trend):
         return Assessment(HypothesisStatus.OPEN, 0.5, n, {"n": float(n), "p": float(p)})
     x, names = _design_matrix(spec, [point for point, _ in inside])
     fit = _fit(x, names, np.array([v for _, v in inside]))
@@ -206,7 +223,7 @@ def _assess_interaction(
 ) -> Assessment:
     n = len(rows)
     p = _n_columns(spec) + 3
-    if n < p + 3:
+    if n < needed_evidence(spec, interaction):
         return Assessment(HypothesisStatus.OPEN, 0.5, n, {"n": float(n), "p": float(p)})
     points = [point for point, _ in rows]
     x, names = _design_matrix(spec, points)
@@ -226,7 +243,7 @@ def _assess_optimum(
 ) -> Assessment:
     n = len(rows)
     p = _n_columns(spec) + 1
-    if n < p + 3:
+    if n < needed_evidence(spec, optimum):
         return Assessment(HypothesisStatus.OPEN, 0.5, n, {"n": float(n), "p": float(p)})
     points = [point for point, _ in rows]
     x, names = _design_matrix(spec, points)

@@ -10,6 +10,7 @@ import numpy as np
 
 from cfl.campaign import Campaign
 from cfl.errors import CFLError
+from cfl.evidence import needed_evidence
 from cfl.models import Experiment, ExperimentStatus
 from cfl.pareto import pareto_mask
 from cfl.planner import Evaluation, Planner, Recommends
@@ -200,9 +201,11 @@ def write_summary(
             testers = [e.id for e in campaign.experiments.values() if h.id in e.tests]
             tested = f"{len(testers)} experiments" if testers else "none yet"
             aimed = [e.id for e in campaign.experiments.values() if h.id in e.designed_for]
+            needed = needed_evidence(campaign.spec, h.prediction)
+            evidence = f"{h.evidence_n}" + (f" (needs {needed})" if h.evidence_n < needed else "")
             lines.append(
                 f"| {rank} | {h.id} | {h.statement} | {h.author} | **{h.status.value}** | "
-                f"{h.credence:.3f} | {h.log10_bf:+.2f} | {h.elo:.0f} | {h.evidence_n} | {tested} | "
+                f"{h.credence:.3f} | {h.log10_bf:+.2f} | {h.elo:.0f} | {evidence} | {tested} | "
                 f"{' '.join(aimed) or '-'} |"
             )
     if campaign.review is not None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from cfl.evidence import SUPPORT, assess
+from cfl.evidence import SUPPORT, assess, needed_evidence
 from cfl.models import (
     BestLevel,
     Hypothesis,
@@ -224,3 +224,19 @@ def test_curvature_along_a_ridge_is_not_read_as_an_interaction(small_spec: Campa
     result = assess(observed_campaign(small_spec, rows), _hypothesis(pair))
     assert result.status == HypothesisStatus.OPEN
     assert result.statistics["t"] == pytest.approx(-1.14, abs=0.01)
+
+
+def test_the_evidence_needed_is_the_regression_size_plus_three(small_spec: CampaignSpec) -> None:
+    # four numeric parameters: an intercept and four slopes, p = 5
+    trend = Trend(objective="yield", variable="temperature", sign=1, low=30, high=120)
+    pair = Interaction(
+        objective="yield", variable="temperature", moderator="residence_time", sign=1
+    )
+    peak = Optimum(objective="yield", variable="temperature", low=70, high=90)
+    assert needed_evidence(small_spec, trend) == 8
+    assert needed_evidence(small_spec, pair) == 11  # + product and two squares
+    assert needed_evidence(small_spec, peak) == 9  # + square
+    rows = _uniform_rows(11, _interaction_response, seed=4)
+    short = assess(observed_campaign(small_spec, rows[:10]), _hypothesis(pair))
+    assert (short.status, short.credence, short.evidence_n) == (HypothesisStatus.OPEN, 0.5, 10)
+    assert assess(observed_campaign(small_spec, rows), _hypothesis(pair)).credence != 0.5

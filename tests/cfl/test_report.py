@@ -1,4 +1,4 @@
-"""The campaign report's noise-aware recommendation."""
+"""The campaign report: the noise-aware recommendation, trade-offs, the hypotheses table."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from cfl.report import _recommended, _trade_offs, recommended
+from cfl.events import HypothesisProposed
+from cfl.models import Hypothesis, Interaction
+from cfl.report import _recommended, _trade_offs, recommended, write_summary
 from cfl.spec import CampaignSpec, load_spec
 from tests.conftest import demo_spec_data, observed_campaign, write_spec
 
@@ -73,3 +75,27 @@ def test_one_objective_has_no_trade_offs(tmp_path: Path) -> None:
     data.update(objectives=[{"name": "yield", "direction": "maximize"}])
     campaign = observed_campaign(load_spec(write_spec(tmp_path, data)), _rows())
     assert _trade_offs(campaign) == []
+
+
+def test_the_hypotheses_table_says_how_much_evidence_an_open_one_still_needs(
+    tmp_path: Path,
+) -> None:
+    campaign = observed_campaign(_spec(tmp_path, "cfl-gp"), _rows())
+    pair = Interaction(
+        objective="yield", variable="temperature", moderator="residence_time", sign=1
+    )
+    waiting = Hypothesis(
+        id="H01",
+        statement="temperature helps more at long residence times",
+        kind="interaction",
+        prediction=pair,
+        rationale="r",
+        author="human:ada",
+        registered_after=0,
+        evidence_n=8,
+    )
+    campaign.apply(HypothesisProposed(lab_time_s=0, hypothesis=waiting))
+    out = tmp_path / "summary.md"
+    write_summary(campaign, out, plot=tmp_path / "p.png", table=tmp_path / "t.csv", head=(1, "ab"))
+    (row,) = [line for line in out.read_text().splitlines() if line.startswith("| 1 | H01 |")]
+    assert "| 8 (needs 11) |" in row  # an interaction: p = 5 + product + 2 squares, plus 3
