@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -80,6 +81,17 @@ def _truth_scores(board: Leaderboard, problem_id: str) -> list[str]:
     return [s for s in found if len(s) >= 4]
 
 
+def _leaks(secret: str, text: str) -> bool:
+    """Whether ``text`` shows ``secret``; a number only where it starts a number of its own.
+
+    ``4.688`` (a regret to 4 significant digits) must be caught in ``4.68812`` but not in the
+    timestamp ``12:58:34.688212`` that a page happened to show.
+    """
+    if not re.fullmatch(r"-?\d[\d.e+-]*", secret):
+        return secret in text
+    return re.search(r"(?<![\d.])" + re.escape(secret), text) is not None
+
+
 def _fill(path: str, world: dict[str, Any], problem: str) -> str:
     return (
         path.replace("{problem_id}", problem)
@@ -141,7 +153,7 @@ def test_no_route_reveals_a_sealed_answer_before_the_reveal(
                     seen += 1
                     assert response.status_code < 500, (method, path, response.text[:300])
                     for secret in secrets:
-                        assert secret not in response.text, (method, path, secret)
+                        assert not _leaks(secret, response.text), (method, path, secret)
     assert seen > 80
     # and after the reveal, the problem page shows it, and ranks by regret on the truth
     board.close_problem("h1")
@@ -153,6 +165,12 @@ def test_no_route_reveals_a_sealed_answer_before_the_reveal(
     one = client.get(f"/api/submissions/{world['submission']}").json()
     assert one["regret"] == board.submission(world["submission"])["regret"]
     assert one["p_regret"] == board.submission(world["submission"])["p_regret"] is not None
+
+
+def test_the_leak_check_finds_numbers_not_digits_inside_other_numbers() -> None:
+    assert _leaks("4.688", "regret 4.68812") and _leaks("-3.322", "<td>-3.32237</td>")
+    assert not _leaks("4.688", "created 2026-11-24 12:58:34.688212+00:00")
+    assert not _leaks("0.1234", "x = 10.1234") and _leaks("a1f0c9", "salt a1f0c9e")
 
 
 def test_html_is_escaped(client: TestClient, world: dict[str, Any]) -> None:
