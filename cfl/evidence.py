@@ -195,8 +195,8 @@ def _design_matrix(spec: CampaignSpec, points: Sequence[Point]) -> tuple[np.ndar
 def _assess_trend(spec: CampaignSpec, trend: Trend, rows: list[tuple[Point, float]]) -> Assessment:
     inside = [(p, y) for p, y in rows if trend.low <= float(p[trend.variable]) <= trend.high]
     n = len(inside)
-    p = _n_columns(spec)
-    if n < needed_evidence(spec, trend):
+    p = needed_evidence(spec, trend) - 3
+    if n < p + 3:
         return Assessment(HypothesisStatus.OPEN, 0.5, n, {"n": float(n), "p": float(p)})
     x, names = _design_matrix(spec, [point for point, _ in inside])
     fit = _fit(x, names, np.array([v for _, v in inside]))
@@ -222,8 +222,8 @@ def _assess_interaction(
     spec: CampaignSpec, interaction: Interaction, rows: list[tuple[Point, float]]
 ) -> Assessment:
     n = len(rows)
-    p = _n_columns(spec) + 3
-    if n < needed_evidence(spec, interaction):
+    p = needed_evidence(spec, interaction) - 3
+    if n < p + 3:
         return Assessment(HypothesisStatus.OPEN, 0.5, n, {"n": float(n), "p": float(p)})
     points = [point for point, _ in rows]
     x, names = _design_matrix(spec, points)
@@ -242,8 +242,8 @@ def _assess_optimum(
     spec: CampaignSpec, optimum: Optimum, rows: list[tuple[Point, float]]
 ) -> Assessment:
     n = len(rows)
-    p = _n_columns(spec) + 1
-    if n < needed_evidence(spec, optimum):
+    p = needed_evidence(spec, optimum) - 3
+    if n < p + 3:
         return Assessment(HypothesisStatus.OPEN, 0.5, n, {"n": float(n), "p": float(p)})
     points = [point for point, _ in rows]
     x, names = _design_matrix(spec, points)
