@@ -361,10 +361,7 @@ def _score(hypothesis: Hypothesis, global_truth: Truth, local_truth: Truth) -> S
 
 def kendall_tau_b(scores: Sequence[float], truths: Sequence[bool]) -> float | None:
     """tau-b of scores against truths; ``None`` with fewer than 2 items or nothing to order."""
-    if len(scores) < 2 or len(set(truths)) < 2 or len(set(scores)) < 2:
-        return None
-    tau = float(stats.kendalltau(scores, [int(t) for t in truths], variant="b").statistic)
-    return None if math.isnan(tau) else tau
+    return graded_tau_b(scores, [float(t) for t in truths])
 
 
 def graded_tau_b(scores: Sequence[float], margins: Sequence[float]) -> float | None:
