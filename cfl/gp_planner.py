@@ -8,8 +8,8 @@ assembles the same ingredients in numpy/scipy:
 * model: :class:`cfl.gp.GaussianProcess` (Matérn-5/2 ARD, MAP hyperparameters under Optuna's
   priors) on the unit-cube encoding of :mod:`cfl.encoding`, fitted to scores made Gaussian-looking
   by a Yeo-Johnson transform (:mod:`cfl.warping`; monotone, so the best point stays the best);
-* acquisition: log expected improvement (:mod:`cfl.acquisition`), times the probability of
-  feasibility of each black-box constraint (one GP per constraint, Gardner et al. 2014) and with
+* acquisition: log expected improvement (:mod:`cfl.acquisition`, :mod:`cfl.improvement`), times
+  the probability of feasibility of each black-box constraint (one GP per constraint, Gardner et al. 2014) and with
   the incumbent taken as the best posterior mean among feasible evaluated points, so one lucky
   noisy reading does not set the bar;
 * optimiser: :class:`cfl.acqopt.AcquisitionOptimizer` (Sobol + perturbations, polished by
@@ -19,8 +19,12 @@ assembles the same ingredients in numpy/scipy:
   chosen point is added to the model at its posterior mean with the hyperparameters kept, which
   collapses the variance around it and pushes the next point elsewhere; ``q`` points cost one
   fit and ``q`` acquisition searches;
-* several objectives: ParEGO scalarisation with weights drawn per suggestion
-  (:mod:`cfl.scalarise`);
+* two objectives: log expected hypervolume improvement of one GP per objective over the
+  front of feasible posterior means (:mod:`cfl.improvement`, :mod:`cfl.ehvi`); three or more:
+  ParEGO scalarisation with weights drawn per suggestion (:mod:`cfl.scalarise`), because the
+  box decomposition EHVI needs grows as ``k^(m-1)`` in the front size ``k``. On the
+  benchmark's SnAr yield-versus-cost problem (10 seeds, 30 evaluations) EHVI's median
+  hypervolume regret is 43.0 against ParEGO's 56.4 (Optuna's GPSampler, also EHVI: 41.8);
 * warm start: evaluations from earlier campaigns on the same space (``prior``) are ordinary data
   for the models, but do not count toward this campaign's initial design, and :meth:`best` only
   reports this campaign's experiments.
@@ -51,9 +55,10 @@ from scipy.stats import qmc
 from threadpoolctl import threadpool_limits
 
 from cfl.acqopt import Acquisition, AcquisitionOptimizer
-from cfl.acquisition import log_expected_improvement, log_probability_feasible
+from cfl.acquisition import log_probability_feasible
 from cfl.encoding import Encoding
 from cfl.gp import GaussianProcess
+from cfl.improvement import ExpectedImprovement, HypervolumeImprovement
 from cfl.planner import Evaluation
 from cfl.scalarise import augmented_chebyshev, simplex_weights
 from cfl.space import ParamValue, Point, SearchSpace
@@ -67,12 +72,10 @@ Array = NDArray[np.float64]
 
 @dataclass(frozen=True)
 class _Models:
-    """What one suggestion plans with: the objective GP, constraint GPs and the incumbent."""
+    """What one suggestion plans with: the improvement term and the constraint GPs."""
 
-    objective: GaussianProcess
+    objective: ExpectedImprovement | HypervolumeImprovement
     constraints: tuple[GaussianProcess, ...]
-    incumbent: float | None
-    """Best feasible posterior mean (standardised); None when nothing feasible was seen yet."""
 
 
 class CflGpPlanner:
@@ -167,7 +170,7 @@ class CflGpPlanner:
             x_pending = self._encoding.encode(pending)
             models = self._believe(models, x_pending)
             avoid = np.vstack([avoid, x_pending])
-        incumbents = self._incumbents(models, x_data, data)
+        incumbents = models.objective.leaders(x_data, self._feasible(data))
         out: list[Point] = []
         for i in range(n):
             found = self._optimizer.maximise(
@@ -184,25 +187,25 @@ class CflGpPlanner:
 
     def _models(self, data: list[Evaluation], rng: np.random.Generator) -> _Models:
         x = self._encoding.encode([e.params for e in data])
+        feasible = self._feasible(data)
         names = sorted({name for e in data for name in e.objectives})
+        objective: ExpectedImprovement | HypervolumeImprovement
         if len(names) >= 2 and all(set(e.objectives) >= set(names) for e in data):
             values = np.array([[e.objectives[k] for k in names] for e in data], dtype=float)
-            y = power_warp(augmented_chebyshev(values, simplex_weights(rng, len(names))))
-            objective = GaussianProcess.fit(x, y)
+            if len(names) == 2:
+                objective = HypervolumeImprovement.fit(x, values, feasible, rng)
+            else:
+                y = power_warp(augmented_chebyshev(values, simplex_weights(rng, len(names))))
+                objective = ExpectedImprovement.fit(GaussianProcess.fit(x, y), x, feasible)
         else:
-            objective = self._score_model(data)
+            objective = ExpectedImprovement.fit(self._score_model(data), x, feasible)
         constraint_models = []
         for name in sorted({name for e in data for name in e.constraints}):
             rows = [i for i, e in enumerate(data) if name in e.constraints]
             if len(rows) >= 2:
                 c = np.array([data[i].constraints[name] for i in rows], dtype=float)
                 constraint_models.append(GaussianProcess.fit(x[rows], c))
-        feasible = np.array([e.feasible for e in data])
-        incumbent = None
-        if feasible.any():
-            mean, _ = objective.predict(x[feasible])
-            incumbent = float(np.max(mean))
-        return _Models(objective, tuple(constraint_models), incumbent)
+        return _Models(objective, tuple(constraint_models))
 
     def _score_model(self, data: list[Evaluation]) -> GaussianProcess:
         """The GP of ``score`` on ``data``, cached per evaluation count (data are append-only)."""
@@ -219,52 +222,42 @@ class CflGpPlanner:
     @staticmethod
     def _believe(models: _Models, rows: Array) -> _Models:
         """Kriging believer: every model sees ``rows`` at its own posterior mean there."""
-        objective = models.objective.condition(rows, models.objective.predict(rows)[0])
         constraints = tuple(c.condition(rows, c.predict(rows)[0]) for c in models.constraints)
-        return _Models(objective, constraints, models.incumbent)
+        return _Models(models.objective.believe(rows), constraints)
 
     @staticmethod
     def _acquisition(models: _Models) -> Acquisition:
-        """``log EI + Σ log P(feasible)`` and its gradient.
+        """``log EI`` (or ``log EHVI``) ``+ Σ log P(feasible)`` and its gradient.
 
-        While no feasible point is known there is no incumbent to improve on, so only the
+        While no feasible point is known there is nothing to improve on, so only the
         feasibility terms count (Gardner et al. 2014, §3).
         """
+        use_objective = models.objective.ready or not models.constraints
 
         def acquisition(rows: Array, with_grad: bool) -> tuple[Array, Array]:
             value = np.zeros(len(rows))
             grad = np.zeros_like(rows) if with_grad else np.empty(0)
-            terms: list[tuple[GaussianProcess, bool]] = [(c, False) for c in models.constraints]
-            if models.incumbent is not None:
-                terms.insert(0, (models.objective, True))
-            elif not terms:
-                terms = [(models.objective, True)]
-            for model, is_objective in terms:
+            if use_objective:
+                value, grad = models.objective.log_value(rows, with_grad)
+            for model in models.constraints:
                 if with_grad:
                     mean, var, dmean, dvar = model.predict_with_grad(rows)
                 else:
                     mean, var = model.predict(rows)
                 std = np.sqrt(var)
-                if is_objective:
-                    incumbent = models.incumbent if models.incumbent is not None else mean.max()
-                    v, dm, ds = log_expected_improvement(mean, std, incumbent)
-                else:
-                    # c <= 0 in measured units is z <= -y_mean / y_std in the model's units
-                    threshold = -model.y_mean / model.y_std
-                    v, dm, ds = log_probability_feasible(mean - threshold, std)
-                value += v
+                # c <= 0 in measured units is z <= -y_mean / y_std in the model's units
+                threshold = -model.y_mean / model.y_std
+                v, dm, ds = log_probability_feasible(mean - threshold, std)
+                value = value + v
                 if with_grad:
-                    grad += dm[:, None] * dmean + (ds / (2.0 * std))[:, None] * dvar
+                    grad = grad + (dm[:, None] * dmean + (ds / (2.0 * std))[:, None] * dvar)
             return value, grad
 
         return acquisition
 
-    def _incumbents(self, models: _Models, x: Array, data: list[Evaluation]) -> Array:
-        """The best few evaluated rows by posterior mean (feasible first), to search near."""
-        mean, _ = models.objective.predict(x)
-        feasible = np.array([e.feasible for e in data], dtype=float)
-        order = np.lexsort((-mean, -feasible))
-        return x[order[:5]]
+    @staticmethod
+    def _feasible(data: list[Evaluation]) -> NDArray[np.bool_]:
+        return np.array([e.feasible for e in data], dtype=bool)
 
     def _random(
         self, n: int, pending: list[Point], used: set[tuple[ParamValue, ...]]
@@ -360,30 +353,23 @@ class CflGpPlanner:
                     objective = GaussianProcess.fit(
                         x, power_warp(np.array([e.score for e in data], dtype=float))
                     )
-                models = self._models_for_score(objective, x, data)
+                term = ExpectedImprovement.fit(objective, x, self._feasible(data))
                 found = self._optimizer.maximise(
-                    self._acquisition(models),
+                    self._acquisition(_Models(term, ())),
                     self._encoding,
                     self._rng(count, 0),
                     avoid=x,
-                    incumbents=self._incumbents(models, x, data),
+                    incumbents=term.leaders(x, self._feasible(data)),
                 )
-            self._max_ei[count] = math.inf if found is None else self._relative_ei(models, found[1])
+            self._max_ei[count] = math.inf if found is None else self._relative_ei(term, found[1])
         return self._max_ei[count]
 
-    def _models_for_score(
-        self, objective: GaussianProcess, x: Array, data: list[Evaluation]
-    ) -> _Models:
-        feasible = np.array([e.feasible for e in data])
-        incumbent = float(np.max(objective.predict(x[feasible])[0])) if feasible.any() else None
-        return _Models(objective, (), incumbent)
-
     @staticmethod
-    def _relative_ei(models: _Models, log_acquisition: float) -> float:
+    def _relative_ei(term: ExpectedImprovement, log_acquisition: float) -> float:
         """EI in score units over the observed score range (``log EI`` is in standardised units)."""
-        z = models.objective.z
+        z = term.model.z
         spread = float(np.max(z) - np.min(z))
-        if spread <= 0 or models.constraints:
+        if spread <= 0:
             return math.inf
         return math.exp(log_acquisition) / spread
 

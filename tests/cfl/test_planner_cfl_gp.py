@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from cfl.gp_planner import CflGpPlanner
-from cfl.pareto import pareto_mask
+from cfl.improvement import ExpectedImprovement, HypervolumeImprovement
+from cfl.pareto import hypervolume, pareto_mask
 from cfl.planner import Evaluation, Planner
 from cfl.space import (
     CategoricalParameter,
@@ -183,6 +184,48 @@ def test_multi_objective_spreads_along_the_front() -> None:
     again = CflGpPlanner(space, seed=4, initial_design=5)
     again.ingest(planner._evaluations)
     assert again.suggest(1, []) == planner.suggest(1, [])
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_two_objectives_reach_most_of_the_true_hypervolume(batch: int) -> None:
+    space = SearchSpace(
+        parameters=(
+            ContinuousParameter(name="x", low=0.0, high=1.0),
+            ContinuousParameter(name="y", low=0.0, high=1.0),
+        )
+    )
+
+    def objectives(p: Point) -> dict[str, float]:
+        x, y = float(p["x"]), float(p["y"])
+        return {"yield": x - 0.2 * y, "cost": -(x**2) - y}  # front: y = 0, x in [0, 1]
+
+    # against (-0.2, -2): 0.2 * 2 under the front's left end plus ∫_0^1 (2 - a²) da
+    optimum = 0.4 + 2.0 - 1.0 / 3.0
+    planner = CflGpPlanner(space, seed=4, initial_design=5)
+    while len(planner._evaluations) < 15:
+        points = planner.suggest(batch if len(planner._evaluations) >= 5 else 1, [])
+        planner.ingest([Evaluation(p, 0.0, objectives=objectives(p)) for p in points])
+    values = np.array([list(objectives(e.params).values()) for e in planner._evaluations])
+    # EHVI reaches 0.959 / 0.960 here; ParEGO, which this planner used before, 0.93 / 0.83
+    assert hypervolume(values, (-0.2, -2.0)) / optimum >= 0.955
+
+
+@pytest.mark.parametrize(
+    ("names", "term"),
+    [(("a", "b"), HypervolumeImprovement), (("a", "b", "c"), ExpectedImprovement)],
+)
+def test_two_objectives_plan_by_hypervolume_more_by_parego(
+    names: tuple[str, ...], term: type
+) -> None:
+    space = SearchSpace(parameters=(ContinuousParameter(name="x", low=0.0, high=1.0),))
+    planner = CflGpPlanner(space, seed=0, initial_design=3)
+    for x in (0.1, 0.5, 0.9):
+        values = {"a": x, "b": 1 - x, "c": -abs(x - 0.5)}
+        planner.ingest([Evaluation({"x": x}, 0.0, objectives={k: values[k] for k in names})])
+    models = planner._models(planner._evaluations, np.random.default_rng(0))
+    assert type(models.objective) is term
+    (point,) = planner.suggest(1, [])
+    assert float(point["x"]) not in (0.1, 0.5, 0.9)
 
 
 def test_prior_campaigns_feed_the_model_but_not_the_initial_design() -> None:

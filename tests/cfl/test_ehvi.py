@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cfl.ehvi import hypervolume_improvement, log_ehvi, non_dominated_boxes, normal_samples
+from cfl.pareto import hypervolume
+
+FRONT = np.array([[1.0, 3.0], [2.0, 2.0], [3.0, 1.0], [0.5, 0.5]])
+REFERENCE = np.zeros(2)
+
+
+def test_two_objective_boxes_are_the_staircase_under_the_front() -> None:
+    lower, upper = non_dominated_boxes(FRONT, REFERENCE)
+    # (0.5, 0.5) is dominated; three front points leave four boxes
+    np.testing.assert_allclose(lower, [[0, 3], [1, 2], [2, 1], [3, 0]])
+    np.testing.assert_allclose(upper, [[1, np.inf], [2, np.inf], [3, np.inf], [np.inf, np.inf]])
+
+
+def test_improvement_is_the_hypervolume_gained() -> None:
+    lower, upper = non_dominated_boxes(FRONT, REFERENCE)
+    # HV(front) = 3 + 2 + 1 = 6; with (2.5, 2.5): 3 + 1.5 * 2.5 + 0.5 * 1 = 7.25
+    outcomes = np.array([[2.5, 2.5], [1.5, 1.5], [4.0, 0.5], [-1.0, 5.0]])
+    np.testing.assert_allclose(
+        hypervolume_improvement(outcomes, lower, upper), [1.25, 0.0, 0.5, 0.0], atol=1e-12
+    )
+
+
+@pytest.mark.parametrize("m", [2, 3])
+def test_improvement_matches_the_exact_hypervolume_difference(m: int) -> None:
+    rng = np.random.default_rng(m)
+    front = rng.random((7, m))
+    reference = np.full(m, -0.2)
+    lower, upper = non_dominated_boxes(front, reference)
+    outcomes = rng.random((40, m)) * 1.5 - 0.3
+    exact = [
+        hypervolume(np.vstack([front, y]), reference) - hypervolume(front, reference)
+        for y in outcomes
+    ]
+    np.testing.assert_allclose(hypervolume_improvement(outcomes, lower, upper), exact, atol=1e-12)
+
+
+def test_an_empty_front_leaves_one_box_above_the_reference() -> None:
+    lower, upper = non_dominated_boxes(np.empty((0, 2)), np.array([1.0, -1.0]))
+    np.testing.assert_allclose(lower, [[1.0, -1.0]])
+    assert np.all(np.isinf(upper))
+
+
+def test_log_ehvi_is_the_mean_improvement_over_the_posterior() -> None:
+    lower, upper = non_dominated_boxes(FRONT, REFERENCE)
+    samples = normal_samples(1024, 2, np.random.default_rng(0))
+    mean = np.array([[2.5, 2.5], [1.8, 1.8]])
+    std = np.array([[0.3, 0.2], [0.4, 0.4]])
+    value, _, _ = log_ehvi(mean, std, samples, lower, upper)
+    draws = np.random.default_rng(1).standard_normal((200_000, 2))
+    for i in range(2):
+        expected = hypervolume_improvement(mean[i] + std[i] * draws, lower, upper).mean()
+        assert np.exp(value[i]) == pytest.approx(expected, rel=0.02)
+
+
+def test_log_ehvi_without_uncertainty_is_the_log_improvement() -> None:
+    lower, upper = non_dominated_boxes(FRONT, REFERENCE)
+    samples = normal_samples(16, 2, np.random.default_rng(0))
+    value, _, _ = log_ehvi(np.array([[2.5, 2.5]]), np.full((1, 2), 1e-12), samples, lower, upper)
+    assert value[0] == pytest.approx(np.log(1.25), abs=1e-9)
+
+
+def test_log_ehvi_gradients_match_finite_differences() -> None:
+    lower, upper = non_dominated_boxes(FRONT, REFERENCE)
+    samples = normal_samples(128, 2, np.random.default_rng(0))
+    mean = np.array([[2.2, 2.4], [3.1, 0.9], [0.8, 2.0]])
+    std = np.array([[0.3, 0.2], [0.4, 0.6], [0.2, 0.5]])
+    value, dmean, dstd = log_ehvi(mean, std, samples, lower, upper)
+    h = 1e-6
+    for j in range(2):
+        step = np.zeros_like(mean)
+        step[:, j] = h
+        np.testing.assert_allclose(
+            (log_ehvi(mean + step, std, samples, lower, upper)[0] - value) / h,
+            dmean[:, j],
+            rtol=1e-3,
+            atol=1e-4,
+        )
+        np.testing.assert_allclose(
+            (log_ehvi(mean, std + step, samples, lower, upper)[0] - value) / h,
+            dstd[:, j],
+            rtol=1e-3,
+            atol=1e-4,
+        )
+
+
+def test_log_ehvi_is_the_same_in_chunks() -> None:
+    lower, upper = non_dominated_boxes(FRONT, REFERENCE)
+    samples = normal_samples(128, 2, np.random.default_rng(0))
+    rng = np.random.default_rng(2)
+    mean, std = rng.random((3000, 2)) * 3, 0.1 + rng.random((3000, 2))
+    whole = log_ehvi(mean, std, samples, lower, upper)[0]  # 3000 x 128 x 4 x 2 > one chunk
+    alone = np.concatenate(
+        [
+            log_ehvi(mean[i : i + 1], std[i : i + 1], samples, lower, upper)[0]
+            for i in range(0, 3000, 997)
+        ]
+    )
+    np.testing.assert_allclose(whole[::997], alone)
