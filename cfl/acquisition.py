@@ -18,7 +18,13 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import erfcx, log_ndtr
 
-__all__ = ["expected_improvement", "log_expected_improvement", "log_h", "log_probability_feasible"]
+__all__ = [
+    "expected_improvement",
+    "log1mexp",
+    "log_expected_improvement",
+    "log_h",
+    "log_probability_feasible",
+]
 
 Array = NDArray[np.float64]
 
@@ -27,7 +33,7 @@ _LOG_PI_OVER_2_HALF = 0.5 * math.log(math.pi / 2)
 _INV_SQRT_EPS = 1.0 / math.sqrt(np.finfo(float).eps)
 
 
-def _log1mexp(a: Array) -> Array:
+def log1mexp(a: Array) -> Array:
     """``log(1 - exp(a))`` for ``a < 0``, accurate at both ends (Mächler 2012)."""
     return np.where(a > -math.log(2.0), np.log(-np.expm1(a)), np.log1p(-np.exp(a)))
 
@@ -49,7 +55,7 @@ def log_h(z: Array) -> Array:
     middle = (~upper) & (z > -_INV_SQRT_EPS)
     zm = z[middle]
     inner = np.log(erfcx(-zm / math.sqrt(2.0)) * np.abs(zm)) + _LOG_PI_OVER_2_HALF
-    out[middle] = -0.5 * zm * zm - _LOG_SQRT_2PI + _log1mexp(inner)
+    out[middle] = -0.5 * zm * zm - _LOG_SQRT_2PI + log1mexp(inner)
     lower = ~(upper | middle)
     zl = z[lower]
     out[lower] = -0.5 * zl * zl - _LOG_SQRT_2PI - 2.0 * np.log(np.abs(zl))

@@ -9,9 +9,9 @@ assembles the same ingredients in numpy/scipy:
   priors) on the unit-cube encoding of :mod:`cfl.encoding`, fitted to scores made Gaussian-looking
   by a Yeo-Johnson transform (:mod:`cfl.warping`; monotone, so the best point stays the best);
 * acquisition: log expected improvement (:mod:`cfl.acquisition`, :mod:`cfl.improvement`), times
-  the probability of feasibility of each black-box constraint (one GP per constraint, Gardner et al. 2014) and with
-  the incumbent taken as the best posterior mean among feasible evaluated points, so one lucky
-  noisy reading does not set the bar;
+  the probability of feasibility of each black-box constraint (one GP per constraint, Gardner
+  et al. 2014) and with the incumbent taken as the best posterior mean among feasible evaluated
+  points, so one lucky noisy reading does not set the bar;
 * optimiser: :class:`cfl.acqopt.AcquisitionOptimizer` (Sobol + perturbations, polished by
   L-BFGS-B/SLSQP, discrete neighbour walk), which keeps linear constraints and never repeats an
   evaluated or pending experiment;
@@ -22,9 +22,10 @@ assembles the same ingredients in numpy/scipy:
 * two objectives: log expected hypervolume improvement of one GP per objective over the
   front of feasible posterior means (:mod:`cfl.improvement`, :mod:`cfl.ehvi`); three or more:
   ParEGO scalarisation with weights drawn per suggestion (:mod:`cfl.scalarise`), because the
-  box decomposition EHVI needs grows as ``k^(m-1)`` in the front size ``k``. On the
-  benchmark's SnAr yield-versus-cost problem (10 seeds, 30 evaluations) EHVI's median
-  hypervolume regret is 43.0 against ParEGO's 56.4 (Optuna's GPSampler, also EHVI: 41.8);
+  box decomposition EHVI needs grows as ``k^(m-1)`` in the front size ``k``. On the two-objective
+  test front EHVI reaches 0.96 of the true hypervolume in 15 evaluations where ParEGO reached
+  0.83-0.93; on the benchmark's noisy SnAr yield-versus-cost problem the two tie (median regret
+  over 30 seeds 60.5 against 59.8, Wilcoxon p = 0.86), both behind Optuna's GPSampler (43.5);
 * warm start: evaluations from earlier campaigns on the same space (``prior``) are ordinary data
   for the models, but do not count toward this campaign's initial design, and :meth:`best` only
   reports this campaign's experiments.
@@ -193,7 +194,7 @@ class CflGpPlanner:
         if len(names) >= 2 and all(set(e.objectives) >= set(names) for e in data):
             values = np.array([[e.objectives[k] for k in names] for e in data], dtype=float)
             if len(names) == 2:
-                objective = HypervolumeImprovement.fit(x, values, feasible, rng)
+                objective = HypervolumeImprovement.fit(x, values, feasible)
             else:
                 y = power_warp(augmented_chebyshev(values, simplex_weights(rng, len(names))))
                 objective = ExpectedImprovement.fit(GaussianProcess.fit(x, y), x, feasible)

@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from cfl.acquisition import log_expected_improvement
-from cfl.ehvi import log_ehvi, non_dominated_boxes, normal_samples
+from cfl.ehvi import log_ehvi, non_dominated_boxes
 from cfl.gp import GaussianProcess
 from cfl.pareto import hypervolume, pareto_mask
 
@@ -32,8 +32,6 @@ Mask = NDArray[np.bool_]
 
 LEADERS = 5
 """How many evaluated rows the acquisition search perturbs."""
-EHVI_SAMPLES = 128
-"""Quasi-Monte-Carlo draws per candidate (BoTorch's and Optuna's default)."""
 REFERENCE_MARGIN = 0.1
 """The reference point lies this fraction of each objective's observed range below its worst
 feasible posterior mean (as BoTorch's ``infer_reference_point``): extremes of the front count,
@@ -104,14 +102,11 @@ class HypervolumeImprovement:
     front: Array
     """``(k, m)`` outcomes to improve on: feasible evaluated and believed rows."""
     reference: Array
-    samples: Array
     lower: Array
     upper: Array
 
     @classmethod
-    def fit(
-        cls, x: Array, values: Array, feasible: Mask, rng: np.random.Generator
-    ) -> HypervolumeImprovement:
+    def fit(cls, x: Array, values: Array, feasible: Mask) -> HypervolumeImprovement:
         """Fit one GP per column of ``values`` (``(n, m)``, higher is better) on rows ``x``."""
         models = tuple(GaussianProcess.fit(x, values[:, j]) for j in range(values.shape[1]))
         means = _means(models, x)
@@ -120,8 +115,7 @@ class HypervolumeImprovement:
         reference = low - REFERENCE_MARGIN * np.maximum(high - low, 1e-9)
         front = means[feasible]
         lower, upper = non_dominated_boxes(front, reference)
-        samples = normal_samples(EHVI_SAMPLES, values.shape[1], rng)
-        return cls(models, front, reference, samples, lower, upper)
+        return cls(models, front, reference, lower, upper)
 
     @property
     def ready(self) -> bool:
@@ -140,7 +134,7 @@ class HypervolumeImprovement:
             means.append(mean)
             stds.append(np.sqrt(var))
         std = np.column_stack(stds)
-        value, dm, ds = log_ehvi(np.column_stack(means), std, self.samples, self.lower, self.upper)
+        value, dm, ds = log_ehvi(np.column_stack(means), std, self.lower, self.upper)
         if not with_grad:
             return value, np.empty(0)
         grad = np.zeros_like(rows)
@@ -157,7 +151,7 @@ class HypervolumeImprovement:
         models = tuple(m.condition(rows, means[:, j]) for j, m in enumerate(self.models))
         front = np.vstack([self.front, means])
         lower, upper = non_dominated_boxes(front, self.reference)
-        return HypervolumeImprovement(models, front, self.reference, self.samples, lower, upper)
+        return HypervolumeImprovement(models, front, self.reference, lower, upper)
 
     def leaders(self, x: Array, feasible: Mask) -> Array:
         """Evaluated rows on the posterior-mean front, largest exclusive hypervolume first.

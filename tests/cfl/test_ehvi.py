@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cfl.ehvi import hypervolume_improvement, log_ehvi, non_dominated_boxes, normal_samples
+from cfl.ehvi import hypervolume_improvement, log_ehvi, non_dominated_boxes
 from cfl.pareto import hypervolume
 
 FRONT = np.array([[1.0, 3.0], [2.0, 2.0], [3.0, 1.0], [0.5, 0.5]])
@@ -48,57 +48,51 @@ def test_an_empty_front_leaves_one_box_above_the_reference() -> None:
 
 def test_log_ehvi_is_the_mean_improvement_over_the_posterior() -> None:
     lower, upper = non_dominated_boxes(FRONT, REFERENCE)
-    samples = normal_samples(1024, 2, np.random.default_rng(0))
-    mean = np.array([[2.5, 2.5], [1.8, 1.8]])
-    std = np.array([[0.3, 0.2], [0.4, 0.4]])
-    value, _, _ = log_ehvi(mean, std, samples, lower, upper)
-    draws = np.random.default_rng(1).standard_normal((200_000, 2))
-    for i in range(2):
+    # near the front, behind it, and far inside the dominated region
+    mean = np.array([[2.5, 2.5], [1.8, 1.8], [1.0, 1.0], [0.5, 0.2]])
+    std = np.array([[0.3, 0.2], [0.4, 0.4], [0.5, 0.5], [0.3, 0.3]])
+    value, _, _ = log_ehvi(mean, std, lower, upper)
+    draws = np.random.default_rng(1).standard_normal((1_000_000, 2))
+    for i in range(3):
         expected = hypervolume_improvement(mean[i] + std[i] * draws, lower, upper).mean()
-        assert np.exp(value[i]) == pytest.approx(expected, rel=0.02)
+        assert np.exp(value[i]) == pytest.approx(expected, rel=0.01)
+    # the last one's improvement needs a 4-sigma draw: Monte Carlo sees none, the formula does
+    assert -40 < value[3] < np.log(1e-5)
+
+
+def test_one_box_by_hand() -> None:
+    # y ~ N(0, 1) in each objective, box [0, 1] x [0, inf):
+    # E clamp(y, 0, 1) = h(0) - h(-1) = φ(0) - (φ(1) - Φ(-1)) and E max(y, 0) = φ(0)
+    phi0, phi1, cdf_m1 = 0.3989422804014327, 0.24197072451914337, 0.15865525393145707
+    value, _, _ = log_ehvi(
+        np.zeros((1, 2)), np.ones((1, 2)), np.array([[0.0, 0.0]]), np.array([[1.0, np.inf]])
+    )
+    assert np.exp(value[0]) == pytest.approx((phi0 - phi1 + cdf_m1) * phi0, rel=1e-12)
 
 
 def test_log_ehvi_without_uncertainty_is_the_log_improvement() -> None:
     lower, upper = non_dominated_boxes(FRONT, REFERENCE)
-    samples = normal_samples(16, 2, np.random.default_rng(0))
-    value, _, _ = log_ehvi(np.array([[2.5, 2.5]]), np.full((1, 2), 1e-12), samples, lower, upper)
-    assert value[0] == pytest.approx(np.log(1.25), abs=1e-9)
+    value, _, _ = log_ehvi(np.array([[2.5, 2.5]]), np.full((1, 2), 1e-9), lower, upper)
+    assert value[0] == pytest.approx(np.log(1.25), abs=1e-6)
 
 
 def test_log_ehvi_gradients_match_finite_differences() -> None:
     lower, upper = non_dominated_boxes(FRONT, REFERENCE)
-    samples = normal_samples(128, 2, np.random.default_rng(0))
-    mean = np.array([[2.2, 2.4], [3.1, 0.9], [0.8, 2.0]])
-    std = np.array([[0.3, 0.2], [0.4, 0.6], [0.2, 0.5]])
-    value, dmean, dstd = log_ehvi(mean, std, samples, lower, upper)
-    h = 1e-6
+    mean = np.array([[2.2, 2.4], [3.1, 0.9], [0.8, 2.0], [0.2, 0.3], [5.0, 5.0]])
+    std = np.array([[0.3, 0.2], [0.4, 0.6], [0.2, 0.5], [0.1, 0.1], [0.2, 0.2]])
+    _, dmean, dstd = log_ehvi(mean, std, lower, upper)
+    h = 1e-7
     for j in range(2):
         step = np.zeros_like(mean)
         step[:, j] = h
-        np.testing.assert_allclose(
-            (log_ehvi(mean + step, std, samples, lower, upper)[0] - value) / h,
-            dmean[:, j],
-            rtol=1e-3,
-            atol=1e-4,
+        up, down = (
+            log_ehvi(mean + step, std, lower, upper)[0],
+            log_ehvi(mean - step, std, lower, upper)[0],
         )
-        np.testing.assert_allclose(
-            (log_ehvi(mean, std + step, samples, lower, upper)[0] - value) / h,
-            dstd[:, j],
-            rtol=1e-3,
-            atol=1e-4,
+        np.testing.assert_allclose(dmean[:, j], (up - down) / (2 * h), rtol=1e-5, atol=1e-6)
+        up, down = (
+            log_ehvi(mean, std + step, lower, upper)[0],
+            log_ehvi(mean, std - step, lower, upper)[0],
         )
-
-
-def test_log_ehvi_is_the_same_in_chunks() -> None:
-    lower, upper = non_dominated_boxes(FRONT, REFERENCE)
-    samples = normal_samples(128, 2, np.random.default_rng(0))
-    rng = np.random.default_rng(2)
-    mean, std = rng.random((3000, 2)) * 3, 0.1 + rng.random((3000, 2))
-    whole = log_ehvi(mean, std, samples, lower, upper)[0]  # 3000 x 128 x 4 x 2 > one chunk
-    alone = np.concatenate(
-        [
-            log_ehvi(mean[i : i + 1], std[i : i + 1], samples, lower, upper)[0]
-            for i in range(0, 3000, 997)
-        ]
-    )
-    np.testing.assert_allclose(whole[::997], alone)
+        np.testing.assert_allclose(dstd[:, j], (up - down) / (2 * h), rtol=1e-5, atol=1e-6)
+    assert np.all(dmean[3] > 0)  # deep in the dominated region the gradient still points out
