@@ -67,7 +67,7 @@ from cfl.hypotheses import (
 )
 from cfl.journal import Journal
 from cfl.models import Experiment, ExperimentStatus, Hypothesis, HypothesisStatus
-from cfl.planner import Converges, Evaluation, Planner
+from cfl.planner import Converges, Planner, evaluation_of
 from cfl.pool import DevicePool
 from cfl.space import Point
 from cfl.store import ConcurrentWriter
@@ -253,7 +253,14 @@ class Engine:
         campaign = self.campaign
         new = [eid for eid in campaign.observations if eid not in self._ingested]
         self._planner.ingest(
-            [Evaluation(campaign.experiments[eid].params, campaign.score_of(eid)) for eid in new]
+            [
+                evaluation_of(
+                    campaign.spec,
+                    campaign.experiments[eid].params,
+                    campaign.observations[eid].values,
+                )
+                for eid in new
+            ]
         )
         self._ingested.update(new)
 

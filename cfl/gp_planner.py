@@ -325,8 +325,11 @@ class CflGpPlanner:
         nothing from another experiment. A heuristic in the spirit of the EI-based
         stopping criteria compared by Makarova et al. 2022 ("Automatic Termination for
         Hyperparameter Optimization", AutoML-Conf), cheaper than their regret bound; it is
-        never a reason to stop before the initial design is done.
+        never a reason to stop before the initial design is done, nor while the campaign maps a
+        Pareto front (``plan_for: front``), where the budget and patience rules decide.
         """
+        if any(len(e.objectives) >= 2 for e in self._evaluations):
+            return None  # the test reads one score's EI; a Pareto front has no single one
         m = len(self._evaluations)
         first = m - self._stop_rounds + 1
         if first <= self._initial_design:

@@ -22,6 +22,7 @@ from skopt.sampler import Lhs
 from skopt.space import Categorical, Dimension, Integer, Real, Space
 from threadpoolctl import threadpool_limits
 
+from cfl.campaign import score
 from cfl.space import (
     CategoricalParameter,
     ContinuousParameter,
@@ -40,6 +41,7 @@ __all__ = [
     "Recommends",
     "SkoptPlanner",
     "WarmStarts",
+    "evaluation_of",
 ]
 
 
@@ -62,6 +64,23 @@ class Evaluation:
     def feasible(self) -> bool:
         """Whether every black-box constraint was kept (true when there are none)."""
         return all(v <= 0 for v in self.constraints.values())
+
+
+def evaluation_of(spec: CampaignSpec, params: Point, values: Mapping[str, float]) -> Evaluation:
+    """What a planner learns from one observation of a campaign run under ``spec``.
+
+    Always the weighted score (:func:`cfl.campaign.score`); with ``plan_for: front`` also each
+    objective with a weight above 0, signed so that higher is better, for planners that map the
+    Pareto front.
+    """
+    objectives = {}
+    if spec.plan_for == "front":
+        objectives = {
+            o.name: (1.0 if o.direction == "maximize" else -1.0) * float(values[o.name])
+            for o in spec.objectives
+            if o.weight > 0
+        }
+    return Evaluation(params, score(spec, dict(values)), objectives=objectives)
 
 
 @runtime_checkable

@@ -13,7 +13,7 @@ from cfl.errors import CFLError
 from cfl.evidence import needed_evidence
 from cfl.models import Experiment, ExperimentStatus
 from cfl.pareto import pareto_mask
-from cfl.planner import Evaluation, Planner, Recommends
+from cfl.planner import Planner, Recommends, evaluation_of
 from cfl.registry import load_plugin
 from cfl.space import CategoricalParameter
 from cfl.tournament import final_rank
@@ -278,7 +278,9 @@ def recommended(campaign: Campaign) -> Experiment | None:
         return None
     planner.ingest(
         [
-            Evaluation(campaign.experiments[eid].params, campaign.score_of(eid))
+            evaluation_of(
+                campaign.spec, campaign.experiments[eid].params, campaign.observations[eid].values
+            )
             for eid in campaign.observations
         ]
     )
@@ -343,14 +345,19 @@ def _trade_offs(campaign: Campaign) -> list[str]:
     front.sort(key=lambda row: (-signs[0] * row[1][names[0]], row[0]))
     shown = front[:TRADE_OFF_ROWS]
     goals = ", ".join(f"{o.name} ({o.direction}, weight {o.weight:g})" for o in spec.objectives)
+    planned = (
+        "The planner mapped this front (plan_for: front); the best experiment above is the best "
+        "by the weighted score"
+        if spec.plan_for == "front"
+        else "The planner optimised the weighted score"
+    )
     lines = [
         "",
         "## Trade-offs",
         "",
         f"{len(front)} of {len(measured)} measured experiments are Pareto-optimal for {goals}: "
-        "no other experiment is at least as good in every objective and better in one. The "
-        "planner optimised the weighted score; the front shows what a gain in one objective "
-        "costs in the others"
+        f"no other experiment is at least as good in every objective and better in one. "
+        f"{planned}; the front shows what a gain in one objective costs in the others"
         + (f" (the first {TRADE_OFF_ROWS} by {names[0]})." if len(front) > len(shown) else "."),
         "",
         "| experiment | " + " | ".join(names) + " | conditions |",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from pydantic import JsonValue
 
-from cfl.campaign import Campaign, score
+from cfl.campaign import Campaign
 from cfl.clock import LabClock, run_on_clock
 from cfl.control import ControlBoard
 from cfl.devices import Closeable
@@ -20,7 +20,7 @@ from cfl.events import ModelCalled
 from cfl.hypotheses import HypothesisProposer, LogsModelCalls
 from cfl.journal import Journal, Listener, human_actor
 from cfl.lab import Lab
-from cfl.planner import Converges, Evaluation, Planner, WarmStarts
+from cfl.planner import Converges, Evaluation, Planner, WarmStarts, evaluation_of
 from cfl.registry import PluginGroup, load_plugin
 from cfl.settings import Settings
 from cfl.spec import CampaignSpec
@@ -85,7 +85,7 @@ def prior_evaluations(store: Store, spec: CampaignSpec) -> list[Evaluation]:
                 params = spec.space.coerce(earlier.experiments[experiment_id].params)
             except SpecError:
                 continue
-            evaluations.append(Evaluation(params, score(spec, observation.values)))
+            evaluations.append(evaluation_of(spec, params, observation.values))
     return evaluations
 
 

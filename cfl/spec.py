@@ -112,6 +112,12 @@ class CampaignSpec(_Frozen):
     planner: str = "cfl-gp"
     """Entry-point name in ``cfl.planners``: ``cfl-gp`` (CFL's GP with log EI, constraints,
     warm start and a convergence test), ``skopt-gp`` (scikit-optimize's GP-EI), ``random``."""
+    plan_for: Literal["score", "front"] = "score"
+    """What the planner improves. ``score``: the weighted sum of the objectives, the weights
+    being the exchange rate between their units. ``front``: the Pareto front of the objectives
+    with a weight above 0, whatever the weights, so the campaign maps the trade-off (yield
+    against cost, say) instead of committing to one exchange rate; ``cfl-gp`` then plans by
+    expected hypervolume improvement (two objectives) or ParEGO (more)."""
     warm_start: tuple[str, ...] = ()
     """Ids of earlier campaigns in the same store, on a space with the same parameters, whose
     finished observations the planner learns from before designing anything (scored with this
@@ -155,6 +161,19 @@ class CampaignSpec(_Frozen):
             raise ValueError(f"objective names must be unique, got {names}")
         if not any(o.weight > 0 for o in self.objectives):
             raise ValueError("at least one objective needs a weight above 0 to be optimised")
+        if self.plan_for == "front":
+            optimised = [o.name for o in self.objectives if o.weight > 0]
+            if len(optimised) < 2:
+                raise ValueError(
+                    f"plan_for: front needs two or more objectives with a weight above 0, got "
+                    f"{optimised}; add one or use plan_for: score"
+                )
+            if self.planner != "cfl-gp":
+                raise ValueError(
+                    f"plan_for: front needs a planner that reads each objective (cfl-gp); "
+                    f"planner {self.planner!r} plans on the weighted score only. Use planner: "
+                    "cfl-gp or plan_for: score"
+                )
         if self.stop.target is not None and self.stop.target.objective not in names:
             raise ValueError(
                 f"stop.target.objective {self.stop.target.objective!r} is not an objective; "

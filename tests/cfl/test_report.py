@@ -68,6 +68,22 @@ def test_the_report_lists_the_pareto_front_of_yield_against_e_factor(tmp_path: P
     assert lines[3].startswith("3 of 5 measured experiments are Pareto-optimal for yield")
     table = [line.split(" | ")[:3] for line in lines[7:]]
     assert table == [["| E0002", "85", "12"], ["| E0001", "80", "9"], ["| E0003", "70", "4"]]
+    assert "The planner optimised the weighted score;" in lines[3]
+
+
+def test_a_campaign_planned_for_the_front_says_so(tmp_path: Path) -> None:
+    data = demo_spec_data()
+    data["objectives"][1].update(weight=1.0)
+    data.update(plan_for="front")
+    spec = load_spec(write_spec(tmp_path, data))
+    campaign = observed_campaign(
+        spec,
+        [
+            (dict(LUCKY), {"yield": 80.0, "e_factor": 9.0}),
+            (dict(STEADY), {"yield": 85.0, "e_factor": 12.0}),
+        ],
+    )
+    assert "The planner mapped this front (plan_for: front);" in _trade_offs(campaign)[3]
 
 
 def test_one_objective_has_no_trade_offs(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from cfl.campaign import score
 from cfl.errors import SpecError
 from cfl.gp_planner import CflGpPlanner
 from cfl.journal import Journal
-from cfl.planner import Converges, WarmStarts
+from cfl.planner import Converges, WarmStarts, evaluation_of
 from cfl.runner import open_or_create, prior_evaluations, run_campaign
 from cfl.spec import CampaignSpec, load_spec
 from cfl.store import Store
@@ -124,3 +124,43 @@ def test_warm_start_feeds_a_planner_that_can_and_refuses_one_that_cannot(
     skopt = _follow_up(tmp_path, warm_start=[earlier], planner="skopt-gp")
     with pytest.raises(SpecError, match="cannot learn from earlier campaigns"):
         run_campaign(open_or_create(store, skopt).journal)
+
+
+def test_planning_for_the_front_gives_the_planner_each_objective_higher_is_better(
+    tmp_path: Path, store: Store
+) -> None:
+    data = demo_spec_data()
+    data["objectives"][1].update(weight=2.0)  # e_factor, minimised
+    data.update(plan_for="front")
+    spec = load_spec(write_spec(tmp_path, data))
+    evaluation = evaluation_of(spec, GOOD, {"yield": 80.0, "e_factor": 3.0})
+    assert evaluation.objectives == {"yield": 80.0, "e_factor": -3.0}
+    assert evaluation.score == 80.0 - 2.0 * 3.0  # the weighted score is still there
+    assert evaluation_of(_spec(tmp_path), GOOD, {"yield": 80.0, "e_factor": 3.0}).objectives == {}
+    # the engine feeds the planner those evaluations
+    spec = _spec(tmp_path, plan_for="front", objectives=data["objectives"], batch_size=1)
+    planner = ScriptedPlanner([[GOOD], [POOR]])
+    campaign = _engine_run(spec, store, planner)
+    assert [set(e.objectives) for e in planner.ingested] == [{"yield", "e_factor"}] * 2
+    for evaluation, observation in zip(
+        planner.ingested, campaign.observations.values(), strict=True
+    ):
+        assert evaluation.objectives["e_factor"] == -observation.values["e_factor"]
+
+
+def test_warm_start_for_the_front_carries_each_objective(
+    tmp_path: Path, shelf: tuple[Store, str]
+) -> None:
+    store, earlier = shelf
+    objectives = demo_spec_data()["objectives"]
+    objectives[1].update(weight=1.0)
+    spec = _follow_up(tmp_path, warm_start=[earlier], plan_for="front", objectives=objectives)
+    campaign = Journal.open(store, earlier).campaign
+    expected = sorted(
+        (o.values["yield"], -o.values["e_factor"]) for o in campaign.observations.values()
+    )
+    prior = prior_evaluations(store, spec)
+    assert sorted((e.objectives["yield"], e.objectives["e_factor"]) for e in prior) == expected
+    planner = CflGpPlanner.from_spec(spec)
+    planner.warm_start(prior)
+    assert len(planner.suggest(2, [])) == 2

@@ -169,6 +169,18 @@ def test_objective_no_instrument_measures(tmp_path: Path) -> None:
         (lambda d: d.update(batch_size=0), "greater than or equal to 1"),
         (lambda d: d.update(planner="cma-es"), "unknown plug-in 'cma-es' in cfl.planners"),
         (lambda d: d.update(coscientist="gpt"), "unknown plug-in 'gpt' in cfl.agents"),
+        (
+            lambda d: d.update(plan_for="front"),
+            "plan_for: front needs two or more objectives with a weight above 0, got ['yield']",
+        ),
+        (
+            lambda d: (
+                d["objectives"][1].update(weight=1),
+                d.update(plan_for="front", planner="skopt-gp"),
+            ),
+            "planner 'skopt-gp' plans on the weighted score only",
+        ),
+        (lambda d: d.update(plan_for="pareto"), "Input should be 'score' or 'front'"),
     ],
 )
 def test_campaign_level_checks(tmp_path: Path, change: Any, message: str) -> None:
