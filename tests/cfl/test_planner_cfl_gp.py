@@ -162,50 +162,42 @@ def test_best_uses_the_posterior_mean_not_the_luckiest_reading() -> None:
     assert best is not None and abs(float(best["x"]) - 0.5) <= 0.1
 
 
-def test_multi_objective_spreads_along_the_front() -> None:
-    space = SearchSpace(
-        parameters=(
-            ContinuousParameter(name="x", low=0.0, high=1.0),
-            ContinuousParameter(name="y", low=0.0, high=1.0),
-        )
+SQUARE = SearchSpace(
+    parameters=(
+        ContinuousParameter(name="x", low=0.0, high=1.0),
+        ContinuousParameter(name="y", low=0.0, high=1.0),
     )
+)
 
-    def objectives(p: Point) -> dict[str, float]:
-        x, y = float(p["x"]), float(p["y"])
-        return {"yield": x - 0.2 * y, "cost": -(x**2) - y}  # front: y = 0, x in [0, 1]
 
-    planner = CflGpPlanner(space, seed=4, initial_design=5)
+def _trade_off(p: Point) -> dict[str, float]:
+    """Two objectives on SQUARE whose Pareto front is y = 0, x in [0, 1]."""
+    x, y = float(p["x"]), float(p["y"])
+    return {"yield": x - 0.2 * y, "cost": -(x**2) - y}
+
+
+def test_multi_objective_spreads_along_the_front() -> None:
+    planner = CflGpPlanner(SQUARE, seed=4, initial_design=5)
     for _ in range(15):
         (p,) = planner.suggest(1, [])
-        obj = objectives(p)
+        obj = _trade_off(p)
         planner.ingest([Evaluation(p, sum(obj.values()), objectives=obj)])
-    values = np.array([list(objectives(e.params).values()) for e in planner._evaluations])
+    values = np.array([list(_trade_off(e.params).values()) for e in planner._evaluations])
     assert pareto_mask(values).sum() >= 4
-    again = CflGpPlanner(space, seed=4, initial_design=5)
+    again = CflGpPlanner(SQUARE, seed=4, initial_design=5)
     again.ingest(planner._evaluations)
     assert again.suggest(1, []) == planner.suggest(1, [])
 
 
 @pytest.mark.parametrize("batch", [1, 3])
 def test_two_objectives_reach_most_of_the_true_hypervolume(batch: int) -> None:
-    space = SearchSpace(
-        parameters=(
-            ContinuousParameter(name="x", low=0.0, high=1.0),
-            ContinuousParameter(name="y", low=0.0, high=1.0),
-        )
-    )
-
-    def objectives(p: Point) -> dict[str, float]:
-        x, y = float(p["x"]), float(p["y"])
-        return {"yield": x - 0.2 * y, "cost": -(x**2) - y}  # front: y = 0, x in [0, 1]
-
     # against (-0.2, -2): 0.2 * 2 under the front's left end plus ∫_0^1 (2 - a²) da
     optimum = 0.4 + 2.0 - 1.0 / 3.0
-    planner = CflGpPlanner(space, seed=4, initial_design=5)
+    planner = CflGpPlanner(SQUARE, seed=4, initial_design=5)
     while len(planner._evaluations) < 15:
         points = planner.suggest(batch if len(planner._evaluations) >= 5 else 1, [])
-        planner.ingest([Evaluation(p, 0.0, objectives=objectives(p)) for p in points])
-    values = np.array([list(objectives(e.params).values()) for e in planner._evaluations])
+        planner.ingest([Evaluation(p, 0.0, objectives=_trade_off(p)) for p in points])
+    values = np.array([list(_trade_off(e.params).values()) for e in planner._evaluations])
     # EHVI reaches 0.959 / 0.960 here; ParEGO, which this planner used before, 0.93 / 0.83
     assert hypervolume(values, (-0.2, -2.0)) / optimum >= 0.955
 
