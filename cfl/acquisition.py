@@ -35,7 +35,12 @@ _INV_SQRT_EPS = 1.0 / math.sqrt(np.finfo(float).eps)
 
 def log1mexp(a: Array) -> Array:
     """``log(1 - exp(a))`` for ``a < 0``, accurate at both ends (Mächler 2012)."""
-    return np.where(a > -math.log(2.0), np.log(-np.expm1(a)), np.log1p(-np.exp(a)))
+    a = np.asarray(a, dtype=float)
+    out = np.empty_like(a)
+    near = a > -math.log(2.0)
+    out[near] = np.log(-np.expm1(a[near]))
+    out[~near] = np.log1p(-np.exp(a[~near]))
+    return out
 
 
 def log_h(z: Array) -> Array:
@@ -45,7 +50,9 @@ def log_h(z: Array) -> Array:
 
     * ``z > -1``: directly, ``log(φ(z) + z Φ(z))``;
     * ``-1/√ε < z <= -1``: ``-z²/2 - log√(2π) + log1mexp(log(erfcx(-z/√2) |z|) + log√(π/2))``;
-    * ``z <= -1/√ε``: the asymptote ``-z²/2 - log√(2π) - 2 log|z|``.
+    * ``z <= -1/√ε``, and wherever rounding has swamped the middle branch's ``log1mexp``
+      argument (about ``-1/z²``, so from ``|z| ≈ 1e6``): the asymptote
+      ``-z²/2 - log√(2π) - 2 log|z|``, whose relative error there is ``3/z² < 1e-11``.
     """
     z = np.asarray(z, dtype=float)
     out = np.empty_like(z)
@@ -55,7 +62,12 @@ def log_h(z: Array) -> Array:
     middle = (~upper) & (z > -_INV_SQRT_EPS)
     zm = z[middle]
     inner = np.log(erfcx(-zm / math.sqrt(2.0)) * np.abs(zm)) + _LOG_PI_OVER_2_HALF
-    out[middle] = -0.5 * zm * zm - _LOG_SQRT_2PI + log1mexp(inner)
+    # inner is about -1/z²; past |z| ~ 1e6 rounding swamps it (at >= 0 the log is NaN), so the
+    # asymptote takes those
+    precise = inner < -1e-12
+    middle.flat[np.flatnonzero(middle)[~precise]] = False
+    zm = zm[precise]
+    out[middle] = -0.5 * zm * zm - _LOG_SQRT_2PI + log1mexp(inner[precise])
     lower = ~(upper | middle)
     zl = z[lower]
     out[lower] = -0.5 * zl * zl - _LOG_SQRT_2PI - 2.0 * np.log(np.abs(zl))

@@ -47,6 +47,8 @@ __all__ = ["hypervolume_improvement", "log_ehvi", "non_dominated_boxes"]
 Array = NDArray[np.float64]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+_LOG_CAP = 700.0
+"""Largest exponent taken in a gradient ratio (``exp(700) ≈ 1e304``)."""
 
 
 def non_dominated_boxes(front: Array, reference: Array) -> tuple[Array, Array]:
@@ -117,8 +119,9 @@ def log_ehvi(mean: Array, std: Array, lower: Array, upper: Array) -> tuple[Array
     weights /= total
 
     def share(log_low_term: Array, log_up_term: Array) -> Array:
-        up = np.where(bounded, np.exp(np.where(bounded, log_up_term, -np.inf) - log_g), 0.0)
-        return np.exp(log_low_term - log_g) - up
+        # each ratio is at most about |z|/σ; the cap only stops rounding far out from overflowing
+        up = np.where(bounded, log_up_term, -np.inf) - log_g
+        return np.exp(np.minimum(log_low_term - log_g, _LOG_CAP)) - np.exp(np.minimum(up, _LOG_CAP))
 
     d_mean = share(log_ndtr(z_low), log_ndtr(z_up))
     d_std = share(-0.5 * z_low**2 - _LOG_SQRT_2PI, -0.5 * z_up**2 - _LOG_SQRT_2PI)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -43,6 +44,16 @@ def test_log_h_is_continuous_across_its_branches() -> None:
     values = log_h(z)
     assert values[0] == pytest.approx(values[1], rel=1e-6)
     assert values[2] == pytest.approx(values[3], rel=0.05)
+
+
+def test_log_h_far_out_is_finite_and_on_the_asymptote() -> None:
+    # -6.68e7 sits just inside the middle branch, where rounding used to give NaN
+    z = np.array([-1e5, -1e6, -3e6, -6.68e7, -1e8, -1e9]).reshape(2, 3)
+    asymptote = -0.5 * z * z - 0.5 * math.log(2 * math.pi) - 2.0 * np.log(-z)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no branch evaluated where it does not apply
+        values = log_h(z)
+    np.testing.assert_allclose(values, asymptote, rtol=1e-12)
 
 
 def test_log_ei_derivatives_match_finite_differences() -> None:

@@ -96,3 +96,13 @@ def test_log_ehvi_gradients_match_finite_differences() -> None:
         )
         np.testing.assert_allclose(dstd[:, j], (up - down) / (2 * h), rtol=1e-5, atol=1e-6)
     assert np.all(dmean[3] > 0)  # deep in the dominated region the gradient still points out
+
+
+def test_log_ehvi_stays_finite_far_from_the_boxes_and_at_tiny_spreads() -> None:
+    lower, upper = non_dominated_boxes(FRONT, REFERENCE)
+    mean = np.array([[120.0, -213.0], [0.0001, 0.0006], [-1e4, 5e3], [3.5, 0.5]])
+    std = np.array([[7e-5, 3e-6], [3.5e-6, 0.8], [2e-6, 35.0], [1.6e-5, 2.6e-6]])
+    value, dmean, dstd = log_ehvi(mean, std, lower, upper)
+    assert np.all(np.isfinite(value)) and np.all(np.isfinite(dmean)) and np.all(np.isfinite(dstd))
+    # (3.5, 0.5) with next to no spread adds the box beyond (3, 1): (3.5 - 3) * (0.5 - 0)
+    assert value[3] == pytest.approx(np.log(0.25), abs=1e-6)
