@@ -168,6 +168,12 @@ class CampaignSpec(_Frozen):
                     f"plan_for: front needs two or more objectives with a weight above 0, got "
                     f"{optimised}; add one or use plan_for: score"
                 )
+            if self.stop.converged:
+                raise ValueError(
+                    "stop.converged reads the expected improvement of one score, which a "
+                    "Pareto front does not have; with plan_for: front stop by budget, patience "
+                    "or target"
+                )
             if self.planner != "cfl-gp":
                 raise ValueError(
                     f"plan_for: front needs a planner that reads each objective (cfl-gp); "

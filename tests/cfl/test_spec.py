@@ -181,6 +181,13 @@ def test_objective_no_instrument_measures(tmp_path: Path) -> None:
             "planner 'skopt-gp' plans on the weighted score only",
         ),
         (lambda d: d.update(plan_for="pareto"), "Input should be 'score' or 'front'"),
+        (
+            lambda d: (
+                d["objectives"][1].update(weight=1),
+                d.update(plan_for="front", stop={"converged": True}),
+            ),
+            "with plan_for: front stop by budget, patience or target",
+        ),
     ],
 )
 def test_campaign_level_checks(tmp_path: Path, change: Any, message: str) -> None:
