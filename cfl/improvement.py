@@ -162,8 +162,8 @@ class HypervolumeImprovement:
         """
         rows = np.flatnonzero(feasible) if feasible.any() else np.arange(len(x))
         means = _means(self.models, x[rows])
-        on = rows[pareto_mask(means)]
-        front = _means(self.models, x[on])
+        mask = pareto_mask(means)
+        on, front = rows[mask], means[mask]
         total = hypervolume(front, self.reference)
         alone = [
             total - hypervolume(np.delete(front, i, axis=0), self.reference) for i in range(len(on))
