@@ -5,6 +5,7 @@ import pytest
 
 from cfl.gp import GaussianProcess
 from cfl.improvement import ExpectedImprovement, HypervolumeImprovement
+from cfl.warping import power_warp
 
 # four evaluated rows; outcomes (higher is better): three on a front, one dominated
 X = np.array([[0.1, 0.1], [0.4, 0.5], [0.8, 0.2], [0.5, 0.9]])
@@ -19,7 +20,9 @@ def _fit(feasible: np.ndarray = ALL) -> HypervolumeImprovement:
 def test_front_is_the_feasible_posterior_means_and_the_reference_lies_below_them() -> None:
     term = _fit()
     means = np.column_stack([m.to_original(m.predict(X)[0]) for m in term.models])
-    np.testing.assert_allclose(means, VALUES, atol=0.05)  # the GPs interpolate these data
+    warped = np.column_stack([power_warp(VALUES[:, j]) for j in range(2)])
+    np.testing.assert_allclose(means, warped, atol=0.05)  # the GPs interpolate the warped data
+    assert np.all(np.diff(means[[3, 0, 1, 2], 0]) > 0)  # the warp keeps the order
     assert len(term.front) == 4 and term.ready
     # 10 % of each objective's range below its worst mean, in standardised units
     z = term.front
@@ -27,7 +30,8 @@ def test_front_is_the_feasible_posterior_means_and_the_reference_lies_below_them
 
 
 def test_leaders_are_front_rows_by_exclusive_hypervolume() -> None:
-    # reference (0.25, 0.25) in measured units: (2, 2) holds 1.0 alone, (1, 3) and (3, 1) 0.75
+    # in warped units (-0.71, 1.21), (0.37, 0.37), (1.21, -0.71) and the dominated (-1.36, -1.36),
+    # reference 10 % of the range below the worst: (0.37, 0.37) holds 1.17 alone, the ends 0.76
     leaders = _fit().leaders(X, ALL)
     assert leaders.tolist() == [X[1].tolist(), X[0].tolist(), X[2].tolist()]
 
