@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,8 +12,9 @@ import numpy as np
 from cfl.campaign import Campaign
 from cfl.errors import CFLError
 from cfl.evidence import needed_evidence
+from cfl.improvement import REFERENCE_MARGIN
 from cfl.models import Experiment, ExperimentStatus
-from cfl.pareto import pareto_mask
+from cfl.pareto import hypervolume, pareto_mask
 from cfl.planner import Planner, Recommends, evaluation_of
 from cfl.registry import load_plugin
 from cfl.space import CategoricalParameter
@@ -368,4 +370,28 @@ def _trade_offs(campaign: Campaign) -> list[str]:
         conditions = ", ".join(f"{k} = {_fmt(v)}" for k, v in params.items())
         cells = " | ".join(f"{values[n]:.4g}" for n in names)
         lines.append(f"| {eid} | {cells} | {conditions} |")
+    order = np.argsort([campaign.experiments[eid].index for eid, _ in measured], kind="stable")
+    progress = _hypervolume_progress(np.array(gains)[order])
+    lines += [
+        "",
+        "Hypervolume of the measured front, in design order (objectives as gains, in the product "
+        "of their units, above each one's worst measured value less a tenth of its range): "
+        + ", ".join(f"{value:.4g} after {count}" for count, value in progress)
+        + " experiments.",
+    ]
     return lines
+
+
+def _hypervolume_progress(gains: np.ndarray) -> list[tuple[int, float]]:
+    """``(count, hypervolume)`` of the first ``count`` rows of ``gains``, over the campaign.
+
+    ``gains`` is ``(n, m)``, higher is better, in design order; counts are a quarter, a half,
+    three quarters and all of ``n``. One reference for every count, so the numbers compare: each
+    objective's worst value over all rows less :data:`cfl.improvement.REFERENCE_MARGIN` of its
+    range, as the planner sets it, so the ends of the front count too.
+    """
+    low, high = gains.min(axis=0), gains.max(axis=0)
+    reference = low - REFERENCE_MARGIN * (high - low)
+    n = len(gains)
+    counts = sorted({max(1, math.ceil(n * q)) for q in (0.25, 0.5, 0.75, 1.0)})
+    return [(k, hypervolume(gains[:k], reference)) for k in counts]

@@ -66,9 +66,13 @@ def test_the_report_lists_the_pareto_front_of_yield_against_e_factor(tmp_path: P
     # E0004 (78, 10) loses to E0001 (80, 9); E0005 (70, 5) to E0003 (70, 4); the rest trade off
     assert lines[1] == "## Trade-offs"
     assert lines[3].startswith("3 of 5 measured experiments are Pareto-optimal for yield")
-    table = [line.split(" | ")[:3] for line in lines[7:]]
+    table = [line.split(" | ")[:3] for line in lines[7:10]]
     assert table == [["| E0002", "85", "12"], ["| E0001", "80", "9"], ["| E0003", "70", "4"]]
     assert "The planner optimised the weighted score;" in lines[3]
+    # gains (80, -9), (85, -12), (70, -4), (78, -10), (70, -5); reference a tenth of each range
+    # below the worst, (68.5, -12.8). First two: 16.5 * 0.8 + 11.5 * 3.8 - 11.5 * 0.8 = 47.7;
+    # (70, -4) adds 1.5 * (8.8 - 3.8) = 7.5; the last two are dominated
+    assert lines[-1].endswith("47.7 after 2, 55.2 after 3, 55.2 after 4, 55.2 after 5 experiments.")
 
 
 def test_a_campaign_planned_for_the_front_says_so(tmp_path: Path) -> None:
