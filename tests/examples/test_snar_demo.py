@@ -6,33 +6,24 @@ best yield attainable in the box, within the 40-experiment budget.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 from tests.conftest import DEMO_SPEC
+from tests.examples import cfl_env, run_cfl
 
 
 def test_demo_campaign_reaches_ninety_percent_of_the_attainable_yield(tmp_path: Path) -> None:
-    env = {**os.environ, "CFL_HOME": str(tmp_path / ".cfl")}
-    env.pop("CFL_DATABASE_URL", None)
-    run = subprocess.run(
-        [sys.executable, "-m", "cfl", "run", str(DEMO_SPEC), "--report"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    run = run_cfl(DEMO_SPEC, tmp_path)
     assert run.returncode == 0, run.stderr
     assert "Started campaign snar-yield-1" in run.stdout
     assert (tmp_path / "reports" / "snar-yield-1" / "summary.md").is_file()
     check = subprocess.run(
         [sys.executable, "-m", "benchmarks.demo_check"],
         cwd=tmp_path,
-        env=env,
+        env=cfl_env(tmp_path),
         capture_output=True,
         text=True,
         timeout=120,

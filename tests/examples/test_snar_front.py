@@ -7,29 +7,18 @@ own experiment table and the hypervolume of that front as the campaign went.
 from __future__ import annotations
 
 import csv
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 from cfl.pareto import pareto_mask
 from tests.conftest import REPO
+from tests.examples import run_cfl
 
 SPEC = REPO / "examples" / "snar_front" / "campaign.yaml"
 
 
 def test_the_front_example_maps_and_reports_the_pareto_front(tmp_path: Path) -> None:
-    env = {**os.environ, "CFL_HOME": str(tmp_path / ".cfl")}
-    env.pop("CFL_DATABASE_URL", None)
-    run = subprocess.run(
-        [sys.executable, "-m", "cfl", "run", str(SPEC), "--report"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    run = run_cfl(SPEC, tmp_path)
     assert run.returncode == 0, run.stderr
     assert "all 24 experiments designed and finished" in run.stdout
     report = tmp_path / "reports" / "snar-front-1"
